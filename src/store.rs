@@ -1,0 +1,158 @@
+//! The storage the action engine works against: a small synchronous trait, implemented by
+//! SQLite on the instance, by a staged overlay over IndexedDB in the service worker, and by
+//! [`MemoryStore`] in unit tests.
+
+use crate::record::{Record, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The journal table: work notes and comments.
+pub const JOURNAL_TABLE: &str = "sys_journal_field";
+/// The attachment metadata table.
+pub const ATTACHMENT_TABLE: &str = "sys_attachment";
+
+/// A storage failure, with the store's own message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage failed: {0}")]
+pub struct StoreError(pub String);
+
+/// One work note or comment appended to a record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The table of the record the entry belongs to.
+    pub table: String,
+    /// The `sys_id` of that record (`element_id`).
+    pub element_id: String,
+    /// `work_notes` or `comments`.
+    pub element: String,
+    /// The text.
+    pub value: String,
+    /// Who wrote it.
+    pub sys_created_by: String,
+    /// When.
+    pub sys_created_on: Timestamp,
+}
+
+/// A file attached to a record: what a `file` input carries. The bytes travel as base64 in
+/// `data` when the file goes over the wire with an action; stores that keep the bytes
+/// elsewhere (IndexedDB blobs) leave it out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileInput {
+    /// The file's name.
+    pub file_name: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+    /// sha-256 of the bytes, lowercase hex.
+    pub hash: String,
+    /// The bytes, base64, when they travel with the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+/// What the action engine needs from storage.
+pub trait Store {
+    /// A record, `None` when there is none with that id.
+    fn get(&self, table: &str, sys_id: &str) -> Result<Option<Record>, StoreError>;
+    /// Inserts or replaces a record (the engine has stamped its system fields).
+    fn put(&mut self, table: &str, record: Record) -> Result<(), StoreError>;
+    /// Deletes a record; `false` when there was none.
+    fn delete(&mut self, table: &str, sys_id: &str) -> Result<bool, StoreError>;
+    /// Appends a journal entry.
+    fn append_journal(&mut self, entry: JournalEntry) -> Result<(), StoreError>;
+    /// Attaches a file to a record; returns the `sys_attachment` record. `sys_id` is the
+    /// attachment's id, chosen by the engine so both sides agree on it.
+    fn add_attachment(
+        &mut self,
+        table: &str,
+        table_sys_id: &str,
+        sys_id: &str,
+        file: &FileInput,
+        user: &str,
+        now: Timestamp,
+    ) -> Result<Record, StoreError>;
+}
+
+/// An in-memory store, for unit tests of the pure core.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    /// Records by table, then `sys_id`.
+    pub tables: BTreeMap<String, BTreeMap<String, Record>>,
+    /// Journal entries in the order they were appended.
+    pub journal: Vec<JournalEntry>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every record of a table, in `sys_id` order.
+    pub fn records(&self, table: &str) -> Vec<&Record> {
+        self.tables
+            .get(table)
+            .map(|t| t.values().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn get(&self, table: &str, sys_id: &str) -> Result<Option<Record>, StoreError> {
+        Ok(self.tables.get(table).and_then(|t| t.get(sys_id)).cloned())
+    }
+
+    fn put(&mut self, table: &str, record: Record) -> Result<(), StoreError> {
+        let id = record
+            .sys_id()
+            .ok_or_else(|| StoreError("a record without sys_id cannot be stored".into()))?
+            .to_string();
+        self.tables
+            .entry(table.to_string())
+            .or_default()
+            .insert(id, record);
+        Ok(())
+    }
+
+    fn delete(&mut self, table: &str, sys_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .tables
+            .get_mut(table)
+            .and_then(|t| t.remove(sys_id))
+            .is_some())
+    }
+
+    fn append_journal(&mut self, entry: JournalEntry) -> Result<(), StoreError> {
+        self.journal.push(entry);
+        Ok(())
+    }
+
+    fn add_attachment(
+        &mut self,
+        table: &str,
+        table_sys_id: &str,
+        sys_id: &str,
+        file: &FileInput,
+        user: &str,
+        now: Timestamp,
+    ) -> Result<Record, StoreError> {
+        let mut meta = attachment_record(table, table_sys_id, sys_id, file);
+        meta.stamp_insert(user, now);
+        self.put(ATTACHMENT_TABLE, meta.clone())?;
+        Ok(meta)
+    }
+}
+
+/// The `sys_attachment` record for a file (system fields not yet stamped).
+pub fn attachment_record(table: &str, table_sys_id: &str, sys_id: &str, file: &FileInput) -> Record {
+    let mut meta = Record::new();
+    meta.set("sys_id", sys_id);
+    meta.set("table_name", table);
+    meta.set("table_sys_id", table_sys_id);
+    meta.set("file_name", file.file_name.clone());
+    meta.set("content_type", file.content_type.clone());
+    meta.set("size_bytes", file.size_bytes);
+    meta.set("hash", file.hash.clone());
+    meta
+}

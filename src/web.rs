@@ -1,0 +1,10 @@
+//! The browser layer: what runs the core inside a service worker or a page. Only this module
+//! touches `wasm_bindgen`, `web_sys` and `js_sys`.
+
+use wasm_bindgen::prelude::*;
+
+/// The core's version, so a page or worker can check which build it loaded.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
