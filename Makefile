@@ -1,0 +1,42 @@
+# offgrid — the two commands are `make demo` and `make test`; everything else is a helper.
+# Every target installs what it needs first (scripts/setup.sh skips what is present).
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export CHROMEDRIVER ?= /usr/bin/chromedriver
+export CARGO_TERM_COLOR ?= never
+
+WASM_TESTS := --test web_worker --test web_page
+
+.PHONY: demo test setup build lint native-test wasm-test clean
+
+## demo: install what is missing, build the core, start the instance with demo data
+demo: setup build
+	cargo run --release -p offgrid-server -- --demo
+
+## test: install what is missing, then run every check and test
+test: setup lint native-test wasm-test
+	@echo "make test: all checks passed"
+
+setup:
+	@scripts/setup.sh
+
+## build: the core as an ES module for the service worker and the app, in pkg/
+build: setup
+	wasm-pack build --release --target web --out-dir pkg --no-pack
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p offgrid --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+native-test:
+	cargo test --workspace
+
+## wasm-test: the core's wasm tests in headless Chromium, in a service worker and in a page
+wasm-test:
+	wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . -- $(WASM_TESTS)
+
+clean:
+	cargo clean
+	rm -rf pkg
