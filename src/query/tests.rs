@@ -846,3 +846,11 @@ fn odd_inputs_give_a_result_or_a_positioned_error() {
         }
     }
 }
+
+#[test]
+fn dynamic_values_resolve_per_between_bound() {
+    let text = "opened_byBETWEENjavascript:gs.getUserName()@c";
+    assert!(hits(text, json!({"opened_by": "beth.anglin"})));
+    assert!(hits(text, json!({"opened_by": "bz"})));
+    assert!(!hits(text, json!({"opened_by": "a"})));
+}
