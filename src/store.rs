@@ -145,7 +145,12 @@ impl Store for MemoryStore {
 }
 
 /// The `sys_attachment` record for a file (system fields not yet stamped).
-pub fn attachment_record(table: &str, table_sys_id: &str, sys_id: &str, file: &FileInput) -> Record {
+pub fn attachment_record(
+    table: &str,
+    table_sys_id: &str,
+    sys_id: &str,
+    file: &FileInput,
+) -> Record {
     let mut meta = Record::new();
     meta.set("sys_id", sys_id);
     meta.set("table_name", table);
