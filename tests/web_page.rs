@@ -3,5 +3,5 @@
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-#[path = "web/core.rs"]
+#[path = "suite/core.rs"]
 mod core;
