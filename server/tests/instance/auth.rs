@@ -158,3 +158,29 @@ async fn a_cookie_write_without_json_or_the_offgrid_header_is_refused_as_csrf() 
         "the header marks a same-origin call"
     );
 }
+
+#[tokio::test]
+async fn the_app_and_the_core_are_served_without_a_session() {
+    let files = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(files.path().join("www")).unwrap();
+    std::fs::create_dir_all(files.path().join("pkg")).unwrap();
+    std::fs::write(files.path().join("www/index.html"), "<h1>offgrid</h1>").unwrap();
+    std::fs::write(files.path().join("pkg/offgrid.js"), "export {};").unwrap();
+    let (www, pkg) = (files.path().join("www"), files.path().join("pkg"));
+    let instance = Instance::start_with(|c| {
+        c.www = www;
+        c.pkg = pkg;
+    })
+    .await;
+    let anonymous = Client::new();
+    let page = anonymous.get(instance.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.text().await.unwrap(), "<h1>offgrid</h1>");
+    let module = anonymous
+        .get(instance.url("/pkg/offgrid.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(module.status(), StatusCode::OK);
+    assert_eq!(module.text().await.unwrap(), "export {};");
+}
