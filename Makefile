@@ -34,8 +34,8 @@ native-test:
 	cargo test --workspace
 
 ## wasm-test: the core's wasm tests in headless Chromium, in a service worker and in a page
-wasm-test:
-	wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . $(WASM_TESTS)
+wasm-test: setup
+	scripts/with-instance.sh wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . $(WASM_TESTS)
 
 clean:
 	cargo clean
