@@ -12,6 +12,7 @@
 
 pub mod action;
 pub mod conflict;
+pub mod feed;
 pub mod generate;
 pub mod outbox;
 pub mod policy;
@@ -19,6 +20,7 @@ pub mod query;
 pub mod record;
 pub mod schedule;
 pub mod store;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
