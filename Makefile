@@ -35,7 +35,7 @@ native-test:
 
 ## wasm-test: the core's wasm tests in headless Chromium, in a service worker and in a page
 wasm-test:
-	wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . -- $(WASM_TESTS)
+	wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . $(WASM_TESTS)
 
 clean:
 	cargo clean
