@@ -363,11 +363,6 @@ fn live_error(e: ActionError, refused: Option<String>, current: Option<Record>) 
     }
 }
 
-#[derive(Deserialize)]
-struct SyncRequest {
-    entries: Vec<Entry>,
-}
-
 /// `POST /api/offgrid/sync`: applies outbox entries in order, each at most once, ever.
 /// Answers one result per entry, in the same order.
 pub async fn sync(
@@ -375,7 +370,7 @@ pub async fn sync(
     user: CurrentUser,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let request: SyncRequest = json(&body(bytes)?)?;
+    let request: offgrid::sync::SyncRequest = json(&body(bytes)?)?;
     let max = state.max_attachment_bytes;
     let results = state
         .blocking(move |s| {
