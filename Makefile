@@ -8,14 +8,14 @@ export CARGO_TERM_COLOR ?= never
 
 WASM_TESTS := --test web_worker --test web_page
 
-.PHONY: demo test setup build lint native-test wasm-test clean
+.PHONY: demo test setup build lint native-test wasm-test e2e clean
 
 ## demo: install what is missing, build the core, start the instance with demo data
 demo: setup build
 	cargo run --release -p offgrid-server -- --demo
 
 ## test: install what is missing, then run every check and test
-test: setup lint native-test wasm-test
+test: setup lint native-test wasm-test e2e
 	@echo "make test: all checks passed"
 
 setup:
@@ -36,6 +36,11 @@ native-test:
 ## wasm-test: the core's wasm tests in headless Chromium, in a service worker and in a page
 wasm-test: setup
 	scripts/with-instance.sh wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . $(WASM_TESTS)
+
+## e2e: the app and its service worker in headless Chromium against a real instance
+e2e: setup build
+	cargo build -q -p offgrid-server
+	node --test --test-reporter=spec e2e/
 
 clean:
 	cargo clean
