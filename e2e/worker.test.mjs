@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const ADDR = process.env.OFFGRID_E2E_ADDR ?? '127.0.0.1:18090';
+const ADDR = process.env.OFFGRID_E2E_ADDR ?? '127.0.0.1:18370';
 const BASE = `http://${ADDR}`;
 const SERVER = process.env.OFFGRID_SERVER ?? 'target/debug/offgrid-server';
 const USER = 'beth.anglin';
 
 let server;
+let serverExit = null;
 let browser;
 let context;
 let page;
@@ -35,6 +36,8 @@ async function instance(path, init = {}) {
 
 async function waitForInstance() {
   for (let i = 0; i < 150; i++) {
+    // Another program on the port would answer in its place: only our own instance counts.
+    if (serverExit !== null) throw new Error(`the instance exited (${serverExit}) before answering`);
     try {
       const r = await fetch(`${BASE}/api/now/table/sys_user?sysparm_limit=1`, { headers: { authorization: basic('admin') } });
       if (r.ok) return;
@@ -57,6 +60,7 @@ function local(method, path, body) {
 
 before(async () => {
   server = spawn(SERVER, ['--listen', ADDR, '--db', ':memory:', '--demo', '--records', '200'], { stdio: 'inherit' });
+  server.on('exit', (code, signal) => { serverExit = signal ?? code; });
   await waitForInstance();
   profile = mkdtempSync(join(tmpdir(), 'offgrid-e2e-'));
   browser = await chromium.launch({
@@ -122,7 +126,7 @@ test('the app signs in through the worker, works offline and syncs exactly once'
   await cdp.send('ServiceWorker.stopAllWorkers');
   const outbox = await local('GET', '/offgrid/outbox');
   assert.equal(outbox.status, 200);
-  assert.deepEqual(outbox.body.map((e) => [e.id, e.state]), [[queued.body.outbox_id, 'pending']]);
+  assert.deepEqual(outbox.body.entries.map((e) => [e.id, e.state]), [[queued.body.outbox_id, 'pending']]);
 
   // Back online: Sync All applies the entry once.
   await context.setOffline(false);
