@@ -1,6 +1,12 @@
-//! The offgrid instance (filled in by the instance issue).
+//! The offgrid instance: parses the options and serves.
 
-fn main() {
-    eprintln!("offgrid-server: the instance is not built yet");
-    std::process::exit(2);
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    let config = offgrid_server::Config::parse();
+    if let Err(e) = offgrid_server::serve(config).await {
+        eprintln!("offgrid-server: {e}");
+        std::process::exit(1);
+    }
 }

@@ -1,0 +1,51 @@
+//! The instance's options: each one a command-line flag and an environment variable.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How to run the instance.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "offgrid-server", version, about)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "OFFGRID_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// SQLite database file (created when missing); `:memory:` keeps everything in memory.
+    #[arg(long, env = "OFFGRID_DB", default_value = "./data/offgrid.db")]
+    pub db: PathBuf,
+    /// Seed demo users, records, offline scopes and actions when the database is empty.
+    #[arg(long, env = "OFFGRID_DEMO")]
+    pub demo: bool,
+    /// How many demo records to generate.
+    #[arg(long, env = "OFFGRID_RECORDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub records: u32,
+    /// Seed of the demo data generator (the same seed gives the same records).
+    #[arg(long, env = "OFFGRID_SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Directory of the app, served at `/`.
+    #[arg(long, env = "OFFGRID_WWW", default_value = "www")]
+    pub www: PathBuf,
+    /// Directory of the built core, served at `/pkg/`.
+    #[arg(long, env = "OFFGRID_PKG", default_value = "pkg")]
+    pub pkg: PathBuf,
+    /// An origin allowed to call the API with credentials (for tests served from elsewhere).
+    #[arg(long, env = "OFFGRID_CORS_ORIGIN")]
+    pub cors_origin: Option<String>,
+    /// Largest attachment accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "OFFGRID_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_attachment_bytes: u64,
+}
+
+impl Config {
+    /// The defaults, as if no flag were given (for tests that set a few fields).
+    pub fn defaults() -> Self {
+        Self::parse_from(["offgrid-server"])
+    }
+
+    /// Whether the database lives in memory only.
+    pub fn in_memory(&self) -> bool {
+        self.db.as_os_str() == ":memory:"
+    }
+}

@@ -1,0 +1,60 @@
+//! The instance's hooks: named server routines that `hook` steps call (scripted logic lives
+//! here, on the instance only). Their writes go through the action's store, so they are kept
+//! only when the whole action succeeds.
+
+use offgrid::action::{ActionContext, Hooks};
+use offgrid::record::{new_sys_id, Record};
+use offgrid::store::Store;
+
+use crate::auth::record_label;
+
+/// The audit table hooks write to.
+pub const AUDIT_TABLE: &str = "sys_audit";
+
+/// The hooks of this instance.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InstanceHooks;
+
+impl Hooks for InstanceHooks {
+    fn call(
+        &mut self,
+        name: &str,
+        store: &mut dyn Store,
+        table: &str,
+        record: &Record,
+        ctx: &ActionContext,
+    ) -> Result<(), String> {
+        match name {
+            "notify_dispatcher" => notify_dispatcher(store, table, record, ctx),
+            other => Err(format!("the instance has no hook named {other:?}")),
+        }
+    }
+}
+
+/// Tells the dispatcher about a change to a task: a `sys_audit` record the dispatcher's
+/// views pick up (standing in for a notification).
+fn notify_dispatcher(
+    store: &mut dyn Store,
+    table: &str,
+    record: &Record,
+    ctx: &ActionContext,
+) -> Result<(), String> {
+    let user = &ctx.user.user_name;
+    let state = record.text("state").unwrap_or_default();
+    let assignee = record.text("assigned_to").unwrap_or_default();
+    let mut audit = Record::new();
+    audit.set("sys_id", new_sys_id());
+    audit.set("table_name", table);
+    audit.set("record_sys_id", record.sys_id().unwrap_or_default());
+    audit.set("event", "notify_dispatcher");
+    audit.set("user", user.clone());
+    audit.set(
+        "message",
+        format!(
+            "{user} changed {}: state {state}, assigned to {assignee}",
+            record_label(table, record)
+        ),
+    );
+    audit.stamp_insert(user, ctx.now);
+    store.put(AUDIT_TABLE, audit).map_err(|e| e.to_string())
+}

@@ -1,0 +1,123 @@
+//! Attachments: upload raw bytes, list metadata with an encoded query, download bytes.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query as Params, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use offgrid::record::{new_sys_id, Timestamp};
+use offgrid::store::{attachment_record, FileInput, ATTACHMENT_TABLE};
+use serde_json::json;
+use std::collections::HashMap;
+
+use super::{body, encoded_query, known_table, params};
+use crate::auth::{authorize_write, CurrentUser};
+use crate::error::ApiError;
+use crate::storage::{all, save_attachment, sha256_hex};
+use crate::AppState;
+
+fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request(format!("the URL parameter {name} is required")))
+}
+
+/// `POST /api/now/attachment/file?table_name=&table_sys_id=&file_name=`: the raw body is the
+/// file; its `Content-Type` is kept. 413 over the size limit.
+pub async fn upload(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    query: Result<Params<HashMap<String, String>>, QueryRejection>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let params = params(query)?;
+    let table = required(&params, "table_name")?.to_string();
+    let table_sys_id = required(&params, "table_sys_id")?.to_string();
+    let file_name = required(&params, "file_name")?.to_string();
+    known_table(&table)?;
+    let bytes = body(bytes)?;
+    if bytes.len() as u64 > state.max_attachment_bytes {
+        return Err(ApiError::too_large(format!(
+            "{file_name} is {} bytes; attachments may be at most {} bytes",
+            bytes.len(),
+            state.max_attachment_bytes
+        )));
+    }
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let file = FileInput {
+        file_name,
+        content_type,
+        size_bytes: bytes.len() as u64,
+        hash: sha256_hex(&bytes),
+        data: None,
+    };
+    let meta = state
+        .blocking(move |s| {
+            s.write(|tx| {
+                let target = tx.get(&table, &table_sys_id)?.ok_or_else(|| {
+                    ApiError::not_found(format!(
+                        "cannot attach to {table} {table_sys_id}: there is no such record"
+                    ))
+                })?;
+                authorize_write(tx, &user, &table, &target)?;
+                let meta = attachment_record(&table, &table_sys_id, &new_sys_id(), &file);
+                Ok::<_, ApiError>(save_attachment(
+                    tx,
+                    meta,
+                    &bytes,
+                    &user.user_name,
+                    Timestamp::now(),
+                )?)
+            })
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "result": meta }))).into_response())
+}
+
+/// `GET /api/now/attachment?sysparm_query=`: attachment metadata.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    query: Result<Params<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let params = params(query)?;
+    let query = encoded_query(params.get("sysparm_query").map_or("", String::as_str))?;
+    let ctx = user.ctx();
+    let records = state
+        .blocking(move |s| {
+            s.read(|tx| Ok::<_, ApiError>(query.select(all(tx, ATTACHMENT_TABLE)?, &ctx)))
+        })
+        .await?;
+    Ok(Json(json!({ "result": records })))
+}
+
+/// `GET /api/now/attachment/{sys_id}/file`: the bytes, with the stored `Content-Type`.
+pub async fn download(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+    Path(sys_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (meta, bytes) = state
+        .blocking(move |s| {
+            s.read(|tx| {
+                let missing = || ApiError::not_found(format!("no attachment {sys_id}"));
+                let meta = tx.get(ATTACHMENT_TABLE, &sys_id)?.ok_or_else(missing)?;
+                let bytes = tx.bytes(&sys_id)?.ok_or_else(missing)?;
+                Ok::<_, ApiError>((meta, bytes))
+            })
+        })
+        .await?;
+    let content_type = meta
+        .text("content_type")
+        .unwrap_or_else(|| "application/octet-stream".into());
+    Ok(([(CONTENT_TYPE, content_type)], Body::from(bytes)).into_response())
+}

@@ -1,0 +1,320 @@
+//! Storage of the instance: records, change tracking, attachments, sessions, idempotency
+//! records and configuration, behind two small traits so that another database (PostgreSQL)
+//! can be added without touching the routes.
+//!
+//! [`Storage`] hands out transactions; [`Tx`] is what a transaction can do. Everything above
+//! (the routes, the action engine through [`TxStore`]) speaks only these traits.
+
+pub mod sqlite;
+
+use base64::Engine as _;
+use offgrid::record::{Record, Timestamp};
+use offgrid::store::{attachment_record, FileInput, JournalEntry, Store, StoreError};
+use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A database failure.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("database error: {0}")]
+pub struct StorageError(pub String);
+
+/// Whether a transaction may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A consistent snapshot for reading.
+    Read,
+    /// Reads and writes, committed together or not at all.
+    Write,
+}
+
+/// A record with the change counter value of its last write.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The record.
+    pub record: Record,
+    /// The change counter value of its last insert or update.
+    pub change_seq: i64,
+}
+
+/// A database that runs work in transactions.
+pub trait Storage: Send + Sync {
+    /// Runs `work` in one transaction; a write transaction commits when `work` returns `true`
+    /// and rolls back otherwise.
+    fn transaction(
+        &self,
+        mode: Mode,
+        work: &mut dyn FnMut(&mut dyn Tx) -> bool,
+    ) -> Result<(), StorageError>;
+}
+
+impl dyn Storage + '_ {
+    /// Runs `f` in a read transaction.
+    pub fn read<T, E: From<StorageError>>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run(Mode::Read, |tx| f(tx).map(|v| (v, false)))
+    }
+
+    /// Runs `f` in a write transaction that commits when `f` succeeds.
+    pub fn write<T, E: From<StorageError>>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run(Mode::Write, |tx| f(tx).map(|v| (v, true)))
+    }
+
+    /// Runs `f` in a write transaction that commits only when `f` returns `Ok((_, true))`:
+    /// for work that answers normally yet must leave nothing behind (a sync conflict).
+    pub fn write_if<T, E: From<StorageError>>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<(T, bool), E>,
+    ) -> Result<T, E> {
+        self.run(Mode::Write, f)
+    }
+
+    fn run<T, E: From<StorageError>>(
+        &self,
+        mode: Mode,
+        f: impl FnOnce(&mut dyn Tx) -> Result<(T, bool), E>,
+    ) -> Result<T, E> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.transaction(mode, &mut |tx| {
+            let Some(f) = f.take() else { return false };
+            let result = f(tx);
+            let commit = matches!(result, Ok((_, true)));
+            out = Some(result);
+            commit
+        })?;
+        match out {
+            Some(result) => result.map(|(v, _)| v),
+            None => Err(StorageError("the transaction did not run".into()).into()),
+        }
+    }
+}
+
+/// What one transaction can do.
+pub trait Tx {
+    /// A record, `None` when missing.
+    fn get(&self, table: &str, sys_id: &str) -> Result<Option<Record>, StorageError>;
+    /// Inserts or replaces a record; it takes the next change counter value.
+    fn put(&mut self, table: &str, record: &Record) -> Result<(), StorageError>;
+    /// Deletes a record and leaves a tombstone; `false` when there was none.
+    fn delete(&mut self, table: &str, sys_id: &str) -> Result<bool, StorageError>;
+    /// Calls `each` for every record of a table with `change_seq > since`, in `sys_id` order,
+    /// until it returns `false`.
+    fn scan(
+        &self,
+        table: &str,
+        since: i64,
+        each: &mut dyn FnMut(Row) -> bool,
+    ) -> Result<(), StorageError>;
+    /// Calls `each` with the `sys_id` of every record of a table deleted after `since`.
+    fn tombstones(
+        &self,
+        table: &str,
+        since: i64,
+        each: &mut dyn FnMut(String),
+    ) -> Result<(), StorageError>;
+    /// The change counter: the value of the last write (0 for an empty database).
+    fn watermark(&self) -> Result<i64, StorageError>;
+    /// Whether the database holds no record at all.
+    fn is_empty(&self) -> Result<bool, StorageError>;
+
+    /// Stores an attachment's bytes.
+    fn put_bytes(&mut self, sys_id: &str, bytes: &[u8]) -> Result<(), StorageError>;
+    /// An attachment's bytes.
+    fn bytes(&self, sys_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// The stored answer to an applied outbox entry.
+    fn sync_result(&self, entry_id: &str) -> Result<Option<Value>, StorageError>;
+    /// Remembers the answer to an applied outbox entry.
+    fn put_sync_result(
+        &mut self,
+        entry_id: &str,
+        user: &str,
+        result: &Value,
+        now: Timestamp,
+    ) -> Result<(), StorageError>;
+
+    /// The user of a session token.
+    fn session_user(&self, token: &str) -> Result<Option<String>, StorageError>;
+    /// Opens a session.
+    fn put_session(&mut self, token: &str, user: &str, now: Timestamp) -> Result<(), StorageError>;
+    /// Ends a session.
+    fn delete_session(&mut self, token: &str) -> Result<(), StorageError>;
+
+    /// A user's salt and password hash.
+    fn credentials(&self, user: &str) -> Result<Option<(String, String)>, StorageError>;
+    /// Sets a user's salt and password hash.
+    fn put_credentials(&mut self, user: &str, salt: &str, hash: &str) -> Result<(), StorageError>;
+
+    /// A configuration value.
+    fn config(&self, key: &str) -> Result<Option<Value>, StorageError>;
+    /// Sets a configuration value.
+    fn put_config(&mut self, key: &str, value: &Value) -> Result<(), StorageError>;
+}
+
+/// Every record of a table, in `sys_id` order.
+pub fn all(tx: &dyn Tx, table: &str) -> Result<Vec<Record>, StorageError> {
+    let mut out = Vec::new();
+    tx.scan(table, -1, &mut |row| {
+        out.push(row.record);
+        true
+    })?;
+    Ok(out)
+}
+
+/// The first record of a table whose `field` has the text `value`.
+pub fn find_by(
+    tx: &dyn Tx,
+    table: &str,
+    field: &str,
+    value: &str,
+) -> Result<Option<Record>, StorageError> {
+    let mut found = None;
+    tx.scan(table, -1, &mut |row| {
+        if row.record.text(field).as_deref() == Some(value) {
+            found = Some(row.record);
+            return false;
+        }
+        true
+    })?;
+    Ok(found)
+}
+
+/// Lowercase hex sha-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    offgrid::record::hex(&Sha256::digest(bytes))
+}
+
+/// The core's [`Store`] over one transaction: what the action engine and the Table API's
+/// journal writes go through, so both write records the same way.
+pub struct TxStore<'a> {
+    /// The transaction.
+    pub tx: &'a mut dyn Tx,
+    /// The largest attachment accepted.
+    pub max_attachment_bytes: u64,
+    /// Set when the store refused a file because of the request (bad bytes, too large), so
+    /// the caller can answer a client error rather than a database failure.
+    pub refused: Option<String>,
+}
+
+fn store_err(e: StorageError) -> StoreError {
+    StoreError(e.0)
+}
+
+impl Store for TxStore<'_> {
+    fn get(&self, table: &str, sys_id: &str) -> Result<Option<Record>, StoreError> {
+        self.tx.get(table, sys_id).map_err(store_err)
+    }
+
+    fn put(&mut self, table: &str, record: Record) -> Result<(), StoreError> {
+        self.tx.put(table, &record).map_err(store_err)
+    }
+
+    fn delete(&mut self, table: &str, sys_id: &str) -> Result<bool, StoreError> {
+        self.tx.delete(table, sys_id).map_err(store_err)
+    }
+
+    fn append_journal(&mut self, entry: JournalEntry) -> Result<(), StoreError> {
+        let mut record = Record::new();
+        record.set("name", entry.table);
+        record.set("element_id", entry.element_id);
+        record.set("element", entry.element);
+        record.set("value", entry.value);
+        record.stamp_insert(&entry.sys_created_by, entry.sys_created_on);
+        self.tx.put(JOURNAL_TABLE, &record).map_err(store_err)
+    }
+
+    fn add_attachment(
+        &mut self,
+        table: &str,
+        table_sys_id: &str,
+        sys_id: &str,
+        file: &FileInput,
+        user: &str,
+        now: Timestamp,
+    ) -> Result<Record, StoreError> {
+        let bytes = self.file_bytes(file).map_err(|message| {
+            self.refused = Some(message.clone());
+            StoreError(message)
+        })?;
+        let meta = attachment_record(table, table_sys_id, sys_id, file);
+        save_attachment(self.tx, meta, &bytes, user, now).map_err(store_err)
+    }
+}
+
+impl<'a> TxStore<'a> {
+    /// A store over `tx`.
+    pub fn new(tx: &'a mut dyn Tx, max_attachment_bytes: u64) -> Self {
+        Self {
+            tx,
+            max_attachment_bytes,
+            refused: None,
+        }
+    }
+
+    /// The bytes of a file input: its base64 `data`, or the bytes of an attachment with the
+    /// same hash uploaded before; checked against the size limit and the announced hash.
+    fn file_bytes(&self, file: &FileInput) -> Result<Vec<u8>, String> {
+        let name = &file.file_name;
+        let bytes = match &file.data {
+            Some(data) => base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|e| format!("file {name}: data is not base64: {e}"))?,
+            None => self
+                .bytes_by_hash(&file.hash)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| {
+                    format!(
+                        "file {name}: no bytes were sent and no attachment with hash {} was \
+                         uploaded before",
+                        file.hash
+                    )
+                })?,
+        };
+        if bytes.len() as u64 > self.max_attachment_bytes {
+            return Err(format!(
+                "file {name} is {} bytes; attachments may be at most {} bytes",
+                bytes.len(),
+                self.max_attachment_bytes
+            ));
+        }
+        let hash = sha256_hex(&bytes);
+        if hash != file.hash {
+            return Err(format!(
+                "file {name}: the bytes have sha-256 {hash}, not the {} announced",
+                file.hash
+            ));
+        }
+        Ok(bytes)
+    }
+
+    fn bytes_by_hash(&self, hash: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let found = find_by(self.tx, ATTACHMENT_TABLE, "hash", hash)?;
+        match found.as_ref().and_then(Record::sys_id) {
+            Some(id) => self.tx.bytes(id),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Stores a file's bytes and its `sys_attachment` record `meta` (from
+/// [`attachment_record`]), stamped as inserted by `user`; the size is taken from the bytes.
+pub fn save_attachment(
+    tx: &mut dyn Tx,
+    mut meta: Record,
+    bytes: &[u8],
+    user: &str,
+    now: Timestamp,
+) -> Result<Record, StorageError> {
+    meta.set("size_bytes", bytes.len() as u64);
+    meta.stamp_insert(user, now);
+    let sys_id = meta.sys_id().unwrap_or_default().to_string();
+    tx.put_bytes(&sys_id, bytes)?;
+    tx.put(ATTACHMENT_TABLE, &meta)?;
+    Ok(meta)
+}

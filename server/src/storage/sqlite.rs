@@ -1,0 +1,404 @@
+//! [`Storage`] over SQLite (WAL mode): one writer connection, and reader connections that
+//! read a consistent snapshot while the writer goes on (a file database only; an in-memory
+//! database exists only in its one connection, so there everything shares it).
+
+use super::{Mode, Row, Storage, StorageError, Tx};
+use offgrid::record::{Record, Timestamp};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS records (
+    table_name TEXT NOT NULL,
+    sys_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    change_seq INTEGER NOT NULL,
+    PRIMARY KEY (table_name, sys_id)
+);
+CREATE INDEX IF NOT EXISTS records_by_change ON records (table_name, change_seq);
+CREATE TABLE IF NOT EXISTS tombstones (
+    table_name TEXT NOT NULL,
+    sys_id TEXT NOT NULL,
+    change_seq INTEGER NOT NULL,
+    PRIMARY KEY (table_name, sys_id)
+);
+CREATE TABLE IF NOT EXISTS counter (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS attachment_data (sys_id TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sync_results (
+    entry_id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    result TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    user_name TEXT PRIMARY KEY,
+    salt TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+/// SQLite storage.
+pub struct Sqlite {
+    writer: Mutex<Connection>,
+    /// Idle reader connections; empty and unused for an in-memory database.
+    readers: Option<Mutex<Vec<Connection>>>,
+    path: std::path::PathBuf,
+}
+
+fn err(e: impl std::fmt::Display) -> StorageError {
+    StorageError(e.to_string())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves SQLite consistent (the transaction rolls back
+    // when dropped), so the poisoned connection stays usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Sqlite {
+    /// Opens (creating when missing) the database at `path`; `:memory:` for one in memory.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let in_memory = path.as_os_str() == ":memory:";
+        if !in_memory {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self {
+            writer: Mutex::new(conn),
+            readers: (!in_memory).then(|| Mutex::new(Vec::new())),
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn reader(&self) -> Result<Connection, StorageError> {
+        if let Some(conn) = self.readers.as_ref().and_then(|r| lock(r).pop()) {
+            return Ok(conn);
+        }
+        let conn = Connection::open(&self.path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        Ok(conn)
+    }
+}
+
+impl Storage for Sqlite {
+    fn transaction(
+        &self,
+        mode: Mode,
+        work: &mut dyn FnMut(&mut dyn Tx) -> bool,
+    ) -> Result<(), StorageError> {
+        match (mode, &self.readers) {
+            (Mode::Read, Some(readers)) => {
+                let mut conn = self.reader()?;
+                let result = run(&mut conn, TransactionBehavior::Deferred, false, work);
+                if result.is_ok() {
+                    lock(readers).push(conn);
+                }
+                result
+            }
+            (Mode::Read, None) => run(
+                &mut lock(&self.writer),
+                TransactionBehavior::Deferred,
+                false,
+                work,
+            ),
+            (Mode::Write, _) => run(
+                &mut lock(&self.writer),
+                TransactionBehavior::Immediate,
+                true,
+                work,
+            ),
+        }
+    }
+}
+
+fn run(
+    conn: &mut Connection,
+    behavior: TransactionBehavior,
+    may_commit: bool,
+    work: &mut dyn FnMut(&mut dyn Tx) -> bool,
+) -> Result<(), StorageError> {
+    let tx = conn.transaction_with_behavior(behavior).map_err(err)?;
+    let mut stx = SqliteTx { tx };
+    let commit = work(&mut stx);
+    if commit && may_commit {
+        stx.tx.commit().map_err(err)
+    } else {
+        stx.tx.rollback().map_err(err)
+    }
+}
+
+struct SqliteTx<'c> {
+    tx: Transaction<'c>,
+}
+
+impl SqliteTx<'_> {
+    fn next_seq(&mut self) -> Result<i64, StorageError> {
+        self.tx
+            .query_row(
+                "UPDATE counter SET value = value + 1 WHERE id = 1 RETURNING value",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)
+    }
+}
+
+fn parse_record(data: &str) -> Result<Record, StorageError> {
+    serde_json::from_str(data).map_err(|e| err(format!("a stored record is not JSON: {e}")))
+}
+
+impl Tx for SqliteTx<'_> {
+    fn get(&self, table: &str, sys_id: &str) -> Result<Option<Record>, StorageError> {
+        let data: Option<String> = self
+            .tx
+            .prepare_cached("SELECT data FROM records WHERE table_name = ?1 AND sys_id = ?2")
+            .and_then(|mut s| s.query_row(params![table, sys_id], |r| r.get(0)).optional())
+            .map_err(err)?;
+        data.as_deref().map(parse_record).transpose()
+    }
+
+    fn put(&mut self, table: &str, record: &Record) -> Result<(), StorageError> {
+        let sys_id = record
+            .sys_id()
+            .ok_or_else(|| err("a record without sys_id cannot be stored"))?;
+        let seq = self.next_seq()?;
+        let data = serde_json::to_string(record).map_err(err)?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO records (table_name, sys_id, data, change_seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (table_name, sys_id) DO UPDATE SET data = ?3, change_seq = ?4",
+            )
+            .and_then(|mut s| s.execute(params![table, sys_id, data, seq]))
+            .map_err(err)?;
+        self.tx
+            .prepare_cached("DELETE FROM tombstones WHERE table_name = ?1 AND sys_id = ?2")
+            .and_then(|mut s| s.execute(params![table, sys_id]))
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn delete(&mut self, table: &str, sys_id: &str) -> Result<bool, StorageError> {
+        let gone = self
+            .tx
+            .prepare_cached("DELETE FROM records WHERE table_name = ?1 AND sys_id = ?2")
+            .and_then(|mut s| s.execute(params![table, sys_id]))
+            .map_err(err)?;
+        if gone == 0 {
+            return Ok(false);
+        }
+        let seq = self.next_seq()?;
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tombstones (table_name, sys_id, change_seq) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![table, sys_id, seq]))
+            .map_err(err)?;
+        Ok(true)
+    }
+
+    fn scan(
+        &self,
+        table: &str,
+        since: i64,
+        each: &mut dyn FnMut(Row) -> bool,
+    ) -> Result<(), StorageError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT data, change_seq FROM records WHERE table_name = ?1 AND change_seq > ?2
+                 ORDER BY sys_id",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query(params![table, since]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let data: String = row.get(0).map_err(err)?;
+            let change_seq: i64 = row.get(1).map_err(err)?;
+            let record = parse_record(&data)?;
+            if !each(Row { record, change_seq }) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn tombstones(
+        &self,
+        table: &str,
+        since: i64,
+        each: &mut dyn FnMut(String),
+    ) -> Result<(), StorageError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT sys_id FROM tombstones WHERE table_name = ?1 AND change_seq > ?2
+                 ORDER BY change_seq",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query(params![table, since]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            each(row.get(0).map_err(err)?);
+        }
+        Ok(())
+    }
+
+    fn watermark(&self) -> Result<i64, StorageError> {
+        self.tx
+            .query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))
+            .map_err(err)
+    }
+
+    fn is_empty(&self) -> Result<bool, StorageError> {
+        self.tx
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM records)", [], |r| {
+                r.get(0)
+            })
+            .map_err(err)
+    }
+
+    fn put_bytes(&mut self, sys_id: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO attachment_data (sys_id, bytes) VALUES (?1, ?2)",
+                params![sys_id, bytes],
+            )
+            .map(drop)
+            .map_err(err)
+    }
+
+    fn bytes(&self, sys_id: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.tx
+            .query_row(
+                "SELECT bytes FROM attachment_data WHERE sys_id = ?1",
+                params![sys_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn sync_result(&self, entry_id: &str) -> Result<Option<Value>, StorageError> {
+        let text: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT result FROM sync_results WHERE entry_id = ?1",
+                params![entry_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        text.map(|t| serde_json::from_str(&t).map_err(err))
+            .transpose()
+    }
+
+    fn put_sync_result(
+        &mut self,
+        entry_id: &str,
+        user: &str,
+        result: &Value,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.tx
+            .execute(
+                "INSERT INTO sync_results (entry_id, user_name, result, applied_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![entry_id, user, result.to_string(), now.to_string()],
+            )
+            .map(drop)
+            .map_err(err)
+    }
+
+    fn session_user(&self, token: &str) -> Result<Option<String>, StorageError> {
+        self.tx
+            .query_row(
+                "SELECT user_name FROM sessions WHERE token = ?1",
+                params![token],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn put_session(&mut self, token: &str, user: &str, now: Timestamp) -> Result<(), StorageError> {
+        self.tx
+            .execute(
+                "INSERT INTO sessions (token, user_name, created_at) VALUES (?1, ?2, ?3)",
+                params![token, user, now.to_string()],
+            )
+            .map(drop)
+            .map_err(err)
+    }
+
+    fn delete_session(&mut self, token: &str) -> Result<(), StorageError> {
+        self.tx
+            .execute("DELETE FROM sessions WHERE token = ?1", params![token])
+            .map(drop)
+            .map_err(err)
+    }
+
+    fn credentials(&self, user: &str) -> Result<Option<(String, String)>, StorageError> {
+        self.tx
+            .query_row(
+                "SELECT salt, hash FROM credentials WHERE user_name = ?1",
+                params![user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    fn put_credentials(&mut self, user: &str, salt: &str, hash: &str) -> Result<(), StorageError> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO credentials (user_name, salt, hash) VALUES (?1, ?2, ?3)",
+                params![user, salt, hash],
+            )
+            .map(drop)
+            .map_err(err)
+    }
+
+    fn config(&self, key: &str) -> Result<Option<Value>, StorageError> {
+        let text: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT value FROM config WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        text.map(|t| serde_json::from_str(&t).map_err(err))
+            .transpose()
+    }
+
+    fn put_config(&mut self, key: &str, value: &Value) -> Result<(), StorageError> {
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO config (key, value) VALUES (?1, ?2)",
+                params![key, value.to_string()],
+            )
+            .map(drop)
+            .map_err(err)
+    }
+}
