@@ -169,8 +169,8 @@ pub struct TransitionError {
     pub id: String,
     /// Its state.
     pub from: EntryState,
-    /// What was attempted: `applied`, `failed`, `blocked`, `retried later`, `resolved` or
-    /// `removed`.
+    /// What was attempted: `applied`, `failed`, `blocked`, `retried later`, `released`,
+    /// `resolved` or `removed`.
     pub attempted: &'static str,
 }
 
@@ -362,6 +362,18 @@ impl Outbox {
             message: message.to_string(),
             record: None,
         });
+        Ok(())
+    }
+
+    /// The instance refused the whole batch without looking at the entry (an expired session,
+    /// say): it goes back to pending, due at once, and the attempt [`Outbox::begin_sync`]
+    /// counted is given back, because the instance never saw it and a refusal the user fixes
+    /// (by logging in again) should not leave the entry backing off.
+    pub fn release(&mut self, id: &str) -> Result<(), OutboxError> {
+        let i = self.expect(id, &[EntryState::Syncing], "released")?;
+        let e = &mut self.entries[i];
+        e.state = EntryState::Pending;
+        e.attempts = e.attempts.saturating_sub(1);
         Ok(())
     }
 
@@ -697,6 +709,32 @@ mod tests {
             o.retry_later("a", now, "offline").unwrap();
             assert_eq!(o.get("a").unwrap().next_attempt_at, Some(now.plus(wait)));
         }
+    }
+
+    #[test]
+    fn release_makes_the_entry_pending_and_due_and_gives_back_the_attempt() {
+        let mut o = outbox(&[("a", "r1")]);
+        o.begin_sync(at(0), 10);
+        o.release("a").unwrap();
+        let a = o.get("a").unwrap();
+        assert_eq!(
+            (a.state, a.attempts, a.next_attempt_at),
+            (EntryState::Pending, 0, None)
+        );
+        assert_eq!(ids(&o.begin_sync(at(0), 10)), ["a"]);
+        assert_eq!(
+            o.release("zz"),
+            Err(OutboxError::NotFound("zz".to_string()))
+        );
+        o.release("a").unwrap();
+        assert_eq!(
+            o.release("a"),
+            Err(OutboxError::Transition(TransitionError {
+                id: "a".to_string(),
+                from: EntryState::Pending,
+                attempted: "released",
+            }))
+        );
     }
 
     #[test]
