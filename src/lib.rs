@@ -12,6 +12,7 @@
 
 pub mod action;
 pub mod conflict;
+pub mod feed;
 pub mod generate;
 pub mod outbox;
 pub mod policy;
