@@ -7,6 +7,7 @@
 //! cache is.
 
 use crate::feed::{FeedDecoder, FeedError, FeedLine, FeedSummary};
+use crate::sync::{SyncRequest, SyncResponse, SyncTransport, TransportError};
 use crate::web::global_sys::{clear_timeout, fetch_request, set_timeout};
 use js_sys::{Reflect, Uint8Array};
 use serde_json::Value;
@@ -175,18 +176,7 @@ impl Transport {
             let text = response_text(&response).await?;
             return Err(http_error(status, &text).into());
         }
-        let body = response
-            .body()
-            .ok_or_else(|| FetchError::BadBody("the cache feed has no body".into()))?;
-        let reader: ReadableStreamDefaultReader = body
-            .get_reader()
-            .dyn_into()
-            .map_err(|_| FetchError::BadBody("the cache feed cannot be read as a stream".into()))?;
-        Ok(FeedDownload {
-            reader,
-            controller,
-            decoder: Some(FeedDecoder::new()),
-        })
+        FeedDownload::reading(&response, controller)
     }
 
     fn init(&self, method: &str, headers: &Headers, body: Option<&JsValue>) -> RequestInit {
@@ -213,6 +203,30 @@ pub struct FeedDownload {
 }
 
 impl FeedDownload {
+    /// Reads a feed from a response the caller already has.
+    pub fn from_response(response: &Response) -> Result<FeedDownload, DownloadError> {
+        let controller = AbortController::new().map_err(js_text_network)?;
+        Self::reading(response, controller)
+    }
+
+    fn reading(
+        response: &Response,
+        controller: AbortController,
+    ) -> Result<FeedDownload, DownloadError> {
+        let body = response
+            .body()
+            .ok_or_else(|| FetchError::BadBody("the cache feed has no body".into()))?;
+        let reader: ReadableStreamDefaultReader = body
+            .get_reader()
+            .dyn_into()
+            .map_err(|_| FetchError::BadBody("the cache feed cannot be read as a stream".into()))?;
+        Ok(FeedDownload {
+            reader,
+            controller,
+            decoder: Some(FeedDecoder::new()),
+        })
+    }
+
     /// The next lines of the feed; `None` when the stream ended (then call
     /// [`FeedDownload::finish`]). A chunk that completes no line gives an empty batch.
     pub async fn next_lines(&mut self) -> Result<Option<Vec<FeedLine>>, DownloadError> {
@@ -259,6 +273,7 @@ impl Drop for FeedDownload {
     fn drop(&mut self) {
         if self.decoder.is_some() {
             // An unfinished download: stop the transfer rather than let it run on unread.
+            let _cancelled = self.reader.cancel();
             self.controller.abort();
         }
     }
@@ -369,4 +384,30 @@ pub fn js_text(e: &JsValue) -> String {
 /// Percent-encodes a query parameter value.
 pub fn encode_component(text: &str) -> String {
     String::from(js_sys::encode_uri_component(text))
+}
+
+impl SyncTransport for Transport {
+    async fn send(&mut self, request: &SyncRequest) -> Result<SyncResponse, TransportError> {
+        let body = serde_json::to_value(request)
+            .map_err(|e| TransportError::Network(format!("the batch could not be encoded: {e}")))?;
+        match self.json("POST", "/api/offgrid/sync", Some(&body)).await {
+            Ok(answer) => serde_json::from_value(answer).map_err(|e| TransportError::Server {
+                status: 200,
+                message: format!("the sync answer is not valid: {e}"),
+            }),
+            Err(e @ (FetchError::Network(_) | FetchError::Timeout(_))) => {
+                Err(TransportError::Network(e.to_string()))
+            }
+            Err(FetchError::Http {
+                status, message, ..
+            }) if status >= 500 => Err(TransportError::Server { status, message }),
+            Err(FetchError::Http {
+                status, message, ..
+            }) => Err(TransportError::Refused { status, message }),
+            Err(FetchError::BadBody(message)) => Err(TransportError::Server {
+                status: 200,
+                message,
+            }),
+        }
+    }
 }
