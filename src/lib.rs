@@ -20,6 +20,7 @@ pub mod query;
 pub mod record;
 pub mod schedule;
 pub mod store;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
