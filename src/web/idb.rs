@@ -1,0 +1,151 @@
+//! The IndexedDB storage of one user: the offline cache, the outbox, shadows, drafts,
+//! attachment blobs and small settings (SPEC 5 and 6).
+//!
+//! Each user has their own database, `offgrid:<user_name>` ([`LocalDb::name_for`]); logging out
+//! deletes it ([`LocalDb::delete`]).
+//!
+//! | store | key | value |
+//! | --- | --- | --- |
+//! | `records_0`, `records_1` | `["table","sys_id"]` | `{table, sys_id, record}`; indexes `table`, `["table","record.state"]`, `["table","record.assigned_to"]` |
+//! | `outbox` | `id` | an outbox [`Entry`](crate::outbox::Entry); unique index `seq` |
+//! | `shadow` | `["table","sys_id"]` | `{table, sys_id, record}`: the instance's version before the first local change |
+//! | `drafts` | draft key | JSON |
+//! | `blobs` | sha-256 hex | a `Blob` |
+//! | `meta` | name | JSON (the live area, the cache's metadata, the sync lease, settings, ...) |
+//!
+//! **Two record areas.** The cache lives in one of two areas; `meta` says which. A download
+//! is staged into the other one ([`LocalDb::begin_staging`]) and swapped in, in one
+//! transaction, only when it is complete ([`LocalDb::swap_in`]): a download that fails or is
+//! abandoned leaves the live cache as it was (SPEC 6).
+//!
+//! **Transactions.** `indexed_db_futures` rolls a transaction back unless it is committed, and
+//! sends a request when it is built: each write here builds its whole batch of requests, then
+//! commits once. Outbox writes use strict durability, so a change the user made is on disk
+//! before the call returns. A local action's record changes and its outbox entry are written in
+//! one transaction ([`LocalDb::commit_local_action`]), so a crash never leaves one without the
+//! other.
+//!
+//! **Queries.** The store hands back a table's records; the core's query evaluator filters and
+//! sorts them, so offline answers match the instance's. The state and assignee indexes are
+//! there for narrowing the scan where a query names those fields.
+
+mod cache;
+mod codec;
+mod error;
+mod kv;
+mod lease;
+mod outbox;
+mod schema;
+
+pub use cache::{CacheMeta, Staging};
+pub use error::DbError;
+pub use outbox::LocalChanges;
+pub use schema::SCHEMA_VERSION;
+
+use error::OrDbError;
+use indexed_db_futures::database::Database;
+use indexed_db_futures::internals::SystemRepr;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::{
+    Transaction, TransactionDurability, TransactionMode, TransactionOptions,
+};
+use wasm_bindgen::prelude::*;
+
+/// An open connection to one user's database.
+///
+/// Dropping it closes the connection. It also closes itself when another connection wants to
+/// delete or upgrade the database (a logout in another tab, a newer build), so it never blocks
+/// them; calls made after that fail with a [`DbError`].
+pub struct LocalDb {
+    db: Database,
+    /// Kept alive while the connection is: the database calls it on `versionchange`.
+    _on_versionchange: Closure<dyn FnMut()>,
+}
+
+impl LocalDb {
+    /// The database name of a user: `offgrid:<user_name>`.
+    pub fn name_for(user_name: &str) -> String {
+        format!("offgrid:{user_name}")
+    }
+
+    /// Opens (creating or upgrading as needed) the database `name` at [`SCHEMA_VERSION`].
+    pub async fn open(name: &str) -> Result<LocalDb, DbError> {
+        Self::open_at_version(name, SCHEMA_VERSION).await
+    }
+
+    /// Opens the database at a given schema version. Only for upgrade tests: versions past
+    /// [`SCHEMA_VERSION`] add no stores.
+    #[doc(hidden)]
+    pub async fn open_at_version(name: &str, version: u32) -> Result<LocalDb, DbError> {
+        const OP: &str = "open the offline database";
+        let db = Database::open(name)
+            .with_version(version)
+            .with_on_upgrade_needed(|event, db| {
+                // IndexedDB versions are whole numbers below 2^53; ours are small.
+                let old = event.old_version() as u32;
+                let new = event.new_version().map_or(old, |v| v as u32);
+                schema::upgrade(&db, old, new)
+            })
+            .await
+            .op(OP)?;
+        let sys = db.as_sys().clone();
+        let on_versionchange = Closure::<dyn FnMut()>::new(move || sys.close());
+        db.as_sys()
+            .set_onversionchange(Some(on_versionchange.as_ref().unchecked_ref()));
+        Ok(LocalDb {
+            db,
+            _on_versionchange: on_versionchange,
+        })
+    }
+
+    /// Deletes the database `name` and everything in it (logging out wipes a user's data).
+    /// Open connections to it close themselves first.
+    pub async fn delete(name: &str) -> Result<(), DbError> {
+        const OP: &str = "delete the offline database";
+        Database::delete_by_name(name).op(OP)?.await.op(OP)
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> String {
+        self.db.name()
+    }
+
+    /// The schema version the database is at.
+    pub fn version(&self) -> f64 {
+        self.db.version()
+    }
+
+    /// A read-only transaction over `stores`.
+    fn read(&self, stores: &[&str], op: &'static str) -> Result<Transaction<'_>, DbError> {
+        self.db.transaction(stores).build().op(op)
+    }
+
+    /// A read-write transaction over `stores`, with the browser's default durability: for
+    /// data that can be downloaded again.
+    fn write(&self, stores: &[&str], op: &'static str) -> Result<Transaction<'_>, DbError> {
+        self.db
+            .transaction(stores)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .op(op)
+    }
+
+    /// A read-write transaction that reports success only once the data is on disk: for the
+    /// user's own changes, which exist nowhere else.
+    fn write_strict(&self, stores: &[&str], op: &'static str) -> Result<Transaction<'_>, DbError> {
+        self.db
+            .transaction(stores)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(TransactionOptions::new().with_durability(TransactionDurability::Strict))
+            .build()
+            .op(op)
+    }
+}
+
+impl Drop for LocalDb {
+    fn drop(&mut self) {
+        // The closure dies with `self`: unhook it before the connection goes.
+        self.db.as_sys().set_onversionchange(None);
+        self.db.as_sys().close();
+    }
+}

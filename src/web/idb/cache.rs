@@ -1,0 +1,295 @@
+//! The offline cache: the live record area, and downloads staged in the other area and
+//! swapped in whole.
+//!
+//! A full download: [`LocalDb::begin_staging`] (the inactive area, emptied), then
+//! [`Staging::put_batch`] per batch, then [`LocalDb::swap_in`]. An incremental download
+//! (`?since=W`): [`LocalDb::begin_incremental_staging`] copies the live area into the inactive
+//! one first, then the delta is applied there with [`Staging::put_batch`] and
+//! [`Staging::delete`], then it is swapped in the same way. Copying costs one pass over the
+//! cache, and buys the same guarantee as a full download: until the swap, the live cache is
+//! untouched, so a delta that breaks off halfway is never half applied.
+//!
+//! A staging that is dropped without a swap leaves its records in the inactive area, where
+//! nothing reads them; the next staging or [`LocalDb::clear_cache`] empties it.
+
+use super::codec::{from_js, read_record, record_key, stored_record, to_js};
+use super::error::{DbError, OrDbError};
+use super::schema::{AREA_0, AREA_1, BY_TABLE, META};
+use super::LocalDb;
+use crate::record::{Record, Timestamp};
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::Transaction;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+/// The `meta` key naming the live record area.
+pub(crate) const AREA_KEY: &str = "area";
+/// The `meta` key of the cache's [`CacheMeta`].
+pub(crate) const CACHE_KEY: &str = "cache";
+
+/// The three stores a transaction needs to find and use the live area.
+const AREA_STORES: [&str; 3] = [META, AREA_0, AREA_1];
+
+/// What is known about the cache that is live: where the next incremental download starts,
+/// when it was downloaded, when it expires, and how many records it holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheMeta {
+    /// The instance's watermark at the download (`?since=` of the next one).
+    pub watermark: String,
+    /// When the download completed.
+    pub downloaded_at: Timestamp,
+    /// When the cache expires (the policy's TTL from `downloaded_at`).
+    pub expires_at: Timestamp,
+    /// How many records the download brought.
+    pub records: u64,
+}
+
+/// One of the two record areas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Area {
+    Zero,
+    One,
+}
+
+impl Area {
+    pub(crate) fn store(self) -> &'static str {
+        match self {
+            Area::Zero => AREA_0,
+            Area::One => AREA_1,
+        }
+    }
+
+    fn other(self) -> Area {
+        match self {
+            Area::Zero => Area::One,
+            Area::One => Area::Zero,
+        }
+    }
+}
+
+/// The live area, read inside `tx` (which covers `meta`), so a swap committed by another
+/// connection is seen. Area 0 when none was ever swapped in; an unknown name counts as area 0
+/// too, since a cache in an area nobody names is lost either way.
+pub(crate) async fn live_area(tx: &Transaction<'_>, op: &'static str) -> Result<Area, DbError> {
+    let meta = tx.object_store(META).op(op)?;
+    let name: Option<JsValue> = meta.get(AREA_KEY).primitive().op(op)?.await.op(op)?;
+    Ok(match name.and_then(|n| n.as_string()).as_deref() {
+        Some(AREA_1) => Area::One,
+        _ => Area::Zero,
+    })
+}
+
+impl LocalDb {
+    /// A cached record of the live area, `None` when it is not cached.
+    pub async fn get_record(&self, table: &str, sys_id: &str) -> Result<Option<Record>, DbError> {
+        const OP: &str = "read a cached record";
+        let tx = self.read(&AREA_STORES, OP)?;
+        let area = live_area(&tx, OP).await?;
+        let store = tx.object_store(area.store()).op(OP)?;
+        let found: Option<JsValue> = store
+            .get(record_key(table, sys_id))
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        found.map(|js| read_record(OP, js)).transpose()
+    }
+
+    /// Every cached record of a table (in `sys_id` order), in one `getAll` on the `table`
+    /// index.
+    pub async fn table_records(&self, table: &str) -> Result<Vec<Record>, DbError> {
+        const OP: &str = "read a table's cached records";
+        let tx = self.read(&AREA_STORES, OP)?;
+        let area = live_area(&tx, OP).await?;
+        let store = tx.object_store(area.store()).op(OP)?;
+        let index = store.index(BY_TABLE).op(OP)?;
+        let found = index
+            .get_all::<JsValue>()
+            .with_query(JsValue::from_str(table))
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        found
+            .map(|js| read_record(OP, js.op(OP)?))
+            .collect::<Result<Vec<_>, _>>()
+    }
+
+    /// Puts records of one table into the live area, in one transaction.
+    pub async fn put_records(&self, table: &str, records: &[Record]) -> Result<(), DbError> {
+        const OP: &str = "save records to the offline cache";
+        let values = records
+            .iter()
+            .map(|r| stored_record(OP, table, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tx = self.write(&AREA_STORES, OP)?;
+        let area = live_area(&tx, OP).await?;
+        let store = tx.object_store(area.store()).op(OP)?;
+        let mut requests = Vec::with_capacity(values.len());
+        for value in values {
+            requests.push(store.put(value).primitive().op(OP)?);
+        }
+        tx.commit().await.op(OP)
+    }
+
+    /// Deletes a record from the live area (nothing happens when it is not cached).
+    pub async fn delete_record(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
+        const OP: &str = "delete a record from the offline cache";
+        let tx = self.write(&AREA_STORES, OP)?;
+        let area = live_area(&tx, OP).await?;
+        let store = tx.object_store(area.store()).op(OP)?;
+        let _request = store.delete(record_key(table, sys_id)).primitive().op(OP)?;
+        tx.commit().await.op(OP)
+    }
+
+    /// How many records the live area holds, over all tables.
+    pub async fn count_records(&self) -> Result<u64, DbError> {
+        const OP: &str = "count the cached records";
+        let tx = self.read(&AREA_STORES, OP)?;
+        let area = live_area(&tx, OP).await?;
+        let store = tx.object_store(area.store()).op(OP)?;
+        let count = store.count().primitive().op(OP)?.await.op(OP)?;
+        Ok(u64::from(count))
+    }
+
+    /// Deletes the offline cache: both record areas and the cache's metadata. The outbox,
+    /// shadows, drafts and blobs stay: they hold the user's own work.
+    pub async fn clear_cache(&self) -> Result<(), DbError> {
+        const OP: &str = "delete the offline cache";
+        let tx = self.write(&AREA_STORES, OP)?;
+        let _requests = [
+            tx.object_store(AREA_0).op(OP)?.clear().op(OP)?,
+            tx.object_store(AREA_1).op(OP)?.clear().op(OP)?,
+            tx.object_store(META)
+                .op(OP)?
+                .delete(CACHE_KEY)
+                .primitive()
+                .op(OP)?,
+        ];
+        tx.commit().await.op(OP)
+    }
+
+    /// The live cache's metadata, `None` when no download was swapped in (or the cache was
+    /// cleared).
+    pub async fn cache_meta(&self) -> Result<Option<CacheMeta>, DbError> {
+        const OP: &str = "read the offline cache's metadata";
+        let tx = self.read(&[META], OP)?;
+        let meta = tx.object_store(META).op(OP)?;
+        let found: Option<JsValue> = meta.get(CACHE_KEY).primitive().op(OP)?.await.op(OP)?;
+        found.map(|js| from_js(OP, js)).transpose()
+    }
+
+    /// Starts a full download: empties the inactive area and returns it for staging.
+    pub async fn begin_staging(&self) -> Result<Staging<'_>, DbError> {
+        const OP: &str = "prepare a cache download";
+        let tx = self.write(&AREA_STORES, OP)?;
+        let area = live_area(&tx, OP).await?.other();
+        let _request = tx.object_store(area.store()).op(OP)?.clear().op(OP)?;
+        tx.commit().await.op(OP)?;
+        Ok(Staging { db: self, area })
+    }
+
+    /// Starts an incremental download: the inactive area, emptied, then filled with a copy of
+    /// the live area, for the delta to be applied to (see the module docs).
+    pub async fn begin_incremental_staging(&self) -> Result<Staging<'_>, DbError> {
+        const OP: &str = "prepare an incremental cache download";
+        let tx = self.write(&AREA_STORES, OP)?;
+        let live = live_area(&tx, OP).await?;
+        let area = live.other();
+        let staging = tx.object_store(area.store()).op(OP)?;
+        let _clear = staging.clear().op(OP)?;
+        let records = tx
+            .object_store(live.store())
+            .op(OP)?
+            .get_all::<JsValue>()
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        // The stored values are copied as they are: no trip through Rust.
+        let mut requests = Vec::with_capacity(records.len());
+        for value in records {
+            requests.push(staging.put(value.op(OP)?).primitive().op(OP)?);
+        }
+        tx.commit().await.op(OP)?;
+        Ok(Staging { db: self, area })
+    }
+
+    /// Makes a staged download the live cache and records its metadata, in one transaction;
+    /// then empties the area that was live. If emptying fails, the next staging does it.
+    pub async fn swap_in(&self, staging: Staging<'_>, meta: &CacheMeta) -> Result<(), DbError> {
+        const OP: &str = "swap in the downloaded cache";
+        let tx = self.write(&AREA_STORES, OP)?;
+        let live = live_area(&tx, OP).await?;
+        if live == staging.area {
+            return Err(DbError::Invalid {
+                op: OP,
+                message: "another download was swapped in while this one was staged".into(),
+            });
+        }
+        let store = tx.object_store(META).op(OP)?;
+        let _requests = [
+            store
+                .put(staging.area.store())
+                .with_key(AREA_KEY)
+                .primitive()
+                .op(OP)?,
+            store
+                .put(to_js(OP, meta)?)
+                .with_key(CACHE_KEY)
+                .primitive()
+                .op(OP)?,
+        ];
+        tx.commit().await.op(OP)?;
+
+        const CLEAR_OP: &str = "empty the previous cache";
+        let tx = self.write(&[live.store()], CLEAR_OP)?;
+        let _request = tx
+            .object_store(live.store())
+            .op(CLEAR_OP)?
+            .clear()
+            .op(CLEAR_OP)?;
+        tx.commit().await.op(CLEAR_OP)
+    }
+}
+
+/// A download being staged in the inactive record area. Nothing reads it until
+/// [`LocalDb::swap_in`]; dropping it abandons the download and leaves the live cache as it
+/// was.
+pub struct Staging<'a> {
+    db: &'a LocalDb,
+    area: Area,
+}
+
+impl Staging<'_> {
+    /// Puts a batch of `(table, record)` into the staged area, in one transaction.
+    pub async fn put_batch(&self, records: &[(String, Record)]) -> Result<(), DbError> {
+        const OP: &str = "save downloaded records";
+        let values = records
+            .iter()
+            .map(|(table, r)| stored_record(OP, table, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let store_name = self.area.store();
+        let tx = self.db.write(&[store_name], OP)?;
+        let store = tx.object_store(store_name).op(OP)?;
+        let mut requests = Vec::with_capacity(values.len());
+        for value in values {
+            requests.push(store.put(value).primitive().op(OP)?);
+        }
+        tx.commit().await.op(OP)
+    }
+
+    /// Deletes a record from the staged area (an incremental download's deletion).
+    pub async fn delete(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
+        const OP: &str = "apply a downloaded deletion";
+        let store_name = self.area.store();
+        let tx = self.db.write(&[store_name], OP)?;
+        let _request = tx
+            .object_store(store_name)
+            .op(OP)?
+            .delete(record_key(table, sys_id))
+            .primitive()
+            .op(OP)?;
+        tx.commit().await.op(OP)
+    }
+}

@@ -1,0 +1,152 @@
+//! The outbox, and a local action's effects written atomically with its outbox entry.
+
+use super::cache::live_area;
+use super::codec::{from_js, read_record, record_key, stored_record, to_js};
+use super::error::{DbError, OrDbError};
+use super::schema::{AREA_0, AREA_1, BY_SEQ, META, OUTBOX, SHADOW};
+use super::LocalDb;
+use crate::outbox::Entry;
+use crate::record::Record;
+use indexed_db_futures::prelude::*;
+use wasm_bindgen::JsValue;
+
+/// What one offline action did locally, to be stored in one transaction with its entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalChanges {
+    /// `(table, record)` to put into the live cache.
+    pub puts: Vec<(String, Record)>,
+    /// `(table, sys_id)` to delete from the live cache.
+    pub deletes: Vec<(String, String)>,
+    /// `(table, record)`: the instance's version of each record the action touched, kept only
+    /// where no shadow exists yet (the first local change's "before" wins).
+    pub shadows: Vec<(String, Record)>,
+    /// The outbox entry. Added, never overwritten: an entry whose `id` or `seq` is taken
+    /// fails the whole transaction.
+    pub entry: Entry,
+}
+
+impl LocalDb {
+    /// Every outbox entry, in `seq` order.
+    pub async fn outbox_entries(&self) -> Result<Vec<Entry>, DbError> {
+        const OP: &str = "read the outbox";
+        let tx = self.read(&[OUTBOX], OP)?;
+        let store = tx.object_store(OUTBOX).op(OP)?;
+        let found = store
+            .index(BY_SEQ)
+            .op(OP)?
+            .get_all::<JsValue>()
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        found
+            .map(|js| from_js(OP, js.op(OP)?))
+            .collect::<Result<Vec<_>, _>>()
+    }
+
+    /// Writes changed entries and removes entries by id, in one strict transaction.
+    pub async fn save_outbox(&self, changed: &[Entry], removed: &[String]) -> Result<(), DbError> {
+        const OP: &str = "save the outbox";
+        let values = changed
+            .iter()
+            .map(|e| to_js(OP, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tx = self.write_strict(&[OUTBOX], OP)?;
+        let store = tx.object_store(OUTBOX).op(OP)?;
+        let mut requests = Vec::with_capacity(values.len() + removed.len());
+        for id in removed {
+            requests.push(store.delete(id.as_str()).primitive().op(OP)?);
+        }
+        for value in values {
+            requests.push(store.put(value).primitive().op(OP)?);
+        }
+        tx.commit().await.op(OP)
+    }
+
+    /// Stores a local action's effects and its outbox entry in ONE strict transaction across
+    /// the cache, the shadows and the outbox: either all of it is stored or none of it.
+    pub async fn commit_local_action(&self, changes: LocalChanges) -> Result<(), DbError> {
+        const OP: &str = "save the offline change";
+        let puts = changes
+            .puts
+            .iter()
+            .map(|(table, r)| stored_record(OP, table, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shadows = changes
+            .shadows
+            .iter()
+            .map(|(table, r)| {
+                let key = record_key(table, r.sys_id().unwrap_or_default());
+                stored_record(OP, table, r).map(|value| (key, value))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let entry = to_js(OP, &changes.entry)?;
+
+        let tx = self.write_strict(&[META, AREA_0, AREA_1, SHADOW, OUTBOX], OP)?;
+        let area = live_area(&tx, OP).await?;
+        let shadow_store = tx.object_store(SHADOW).op(OP)?;
+        // All lookups go out together; the writes follow once they are answered.
+        let mut lookups = Vec::with_capacity(shadows.len());
+        for (key, _) in &shadows {
+            lookups.push(
+                shadow_store
+                    .get_key::<JsValue, _>(key.clone())
+                    .primitive()
+                    .op(OP)?,
+            );
+        }
+        let mut absent = Vec::with_capacity(shadows.len());
+        for lookup in lookups {
+            absent.push(lookup.await.op(OP)?.is_none());
+        }
+
+        let records = tx.object_store(area.store()).op(OP)?;
+        let outbox = tx.object_store(OUTBOX).op(OP)?;
+        let mut requests = Vec::new();
+        for ((_, value), absent) in shadows.into_iter().zip(absent) {
+            if absent {
+                requests.push(shadow_store.put(value).primitive().op(OP)?);
+            }
+        }
+        for value in puts {
+            requests.push(records.put(value).primitive().op(OP)?);
+        }
+        for (table, sys_id) in &changes.deletes {
+            requests.push(
+                records
+                    .delete(record_key(table, sys_id))
+                    .primitive()
+                    .op(OP)?,
+            );
+        }
+        requests.push(outbox.add(entry).primitive().op(OP)?);
+        tx.commit().await.op(OP)
+    }
+
+    /// The instance's version of a record before its first local change, if one is kept.
+    pub async fn shadow(&self, table: &str, sys_id: &str) -> Result<Option<Record>, DbError> {
+        const OP: &str = "read a record's instance version";
+        let tx = self.read(&[SHADOW], OP)?;
+        let store = tx.object_store(SHADOW).op(OP)?;
+        let found: Option<JsValue> = store
+            .get(record_key(table, sys_id))
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        found.map(|js| read_record(OP, js)).transpose()
+    }
+
+    /// Forgets a record's shadow (its outbox entries are gone).
+    pub async fn remove_shadow(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
+        const OP: &str = "remove a record's instance version";
+        let tx = self.write_strict(&[SHADOW], OP)?;
+        let _request = tx
+            .object_store(SHADOW)
+            .op(OP)?
+            .delete(record_key(table, sys_id))
+            .primitive()
+            .op(OP)?;
+        tx.commit().await.op(OP)
+    }
+}

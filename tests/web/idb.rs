@@ -1,0 +1,570 @@
+//! The IndexedDB store (`offgrid::web::idb`) against real IndexedDB. Each test opens a fresh,
+//! randomly named database and deletes it at the end.
+
+use offgrid::outbox::{Base, Entry, EntryError, EntryState};
+use offgrid::record::{new_sys_id, new_uuid, Record, Timestamp};
+use offgrid::web::idb::{CacheMeta, DbError, LocalChanges, LocalDb};
+use serde_json::{json, Value};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// A fresh database with a random name.
+async fn fresh() -> (String, LocalDb) {
+    let name = LocalDb::name_for(&format!("test-{}", new_sys_id()));
+    let db = LocalDb::open(&name).await.expect("open a fresh database");
+    (name, db)
+}
+
+/// Closes and deletes a test database.
+async fn finish(name: String, db: LocalDb) {
+    drop(db);
+    LocalDb::delete(&name)
+        .await
+        .expect("delete the test database");
+}
+
+/// A task with a predictable `sys_id` (numbered, so `sys_id` order is `n` order).
+fn task(n: usize, state: &str) -> Record {
+    Record::from_value(json!({
+        "sys_id": format!("{n:032x}"),
+        "number": format!("WOT{n:07}"),
+        "short_description": format!("Task {n} — ünïcode ✓"),
+        "state": state,
+        "assigned_to": "beth.anglin",
+        "priority": 2,
+        "active": true,
+        "rate": 1.5,
+        "close_notes": null,
+        "sys_mod_count": 3,
+        "sys_updated_on": "2026-01-02 03:04:05",
+    }))
+    .expect("an object")
+}
+
+fn tasks(range: std::ops::Range<usize>, state: &str) -> Vec<(String, Record)> {
+    range
+        .map(|n| ("wm_task".to_string(), task(n, state)))
+        .collect()
+}
+
+fn sys_id(n: usize) -> String {
+    format!("{n:032x}")
+}
+
+fn entry(seq: u64, sys_id: &str) -> Entry {
+    let mut inputs = serde_json::Map::new();
+    inputs.insert("close_notes".into(), json!("done"));
+    Entry {
+        id: new_uuid(),
+        seq,
+        user: "beth.anglin".into(),
+        action: "close_task".into(),
+        table: "wm_task".into(),
+        sys_id: sys_id.into(),
+        inputs,
+        base: Base::capture(&task(1, "accepted"), &["state".into(), "missing".into()]),
+        queued_at: Timestamp::from_unix(1_800_000_000 + seq as i64),
+        attempts: 2,
+        state: EntryState::Failed,
+        error: Some(EntryError {
+            code: "field_changed".into(),
+            message: "state was changed on the instance".into(),
+            record: Some(task(1, "closed_complete")),
+        }),
+        next_attempt_at: Some(Timestamp::from_unix(1_800_000_600)),
+    }
+}
+
+fn meta(records: u64) -> CacheMeta {
+    CacheMeta {
+        watermark: format!("w-{records}"),
+        downloaded_at: Timestamp::from_unix(1_800_000_000),
+        expires_at: Timestamp::from_unix(1_800_172_800),
+        records,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn records_round_trip_through_the_live_cache() {
+    let (name, db) = fresh().await;
+    let incident = Record::from_value(json!({"sys_id": sys_id(1), "number": "INC1"})).unwrap();
+    db.put_records("wm_task", &[task(1, "assigned"), task(2, "accepted")])
+        .await
+        .unwrap();
+    db.put_records("incident", std::slice::from_ref(&incident))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        db.get_record("wm_task", &sys_id(2)).await.unwrap(),
+        Some(task(2, "accepted"))
+    );
+    assert_eq!(
+        db.get_record("incident", &sys_id(1)).await.unwrap(),
+        Some(incident)
+    );
+    assert_eq!(db.get_record("wm_task", &sys_id(9)).await.unwrap(), None);
+    assert_eq!(
+        db.table_records("wm_task").await.unwrap(),
+        vec![task(1, "assigned"), task(2, "accepted")]
+    );
+    assert_eq!(db.count_records().await.unwrap(), 3);
+
+    db.delete_record("wm_task", &sys_id(1)).await.unwrap();
+    assert_eq!(db.get_record("wm_task", &sys_id(1)).await.unwrap(), None);
+    assert_eq!(db.count_records().await.unwrap(), 2);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_thousand_records_go_in_one_batch_and_come_back_by_table() {
+    let (name, db) = fresh().await;
+    let records: Vec<Record> = (0..1000).map(|n| task(n, "assigned")).collect();
+    db.put_records("wm_task", &records).await.unwrap();
+    db.put_records("incident", &[task(5000, "new")])
+        .await
+        .unwrap();
+
+    assert_eq!(db.table_records("wm_task").await.unwrap(), records);
+    assert_eq!(db.count_records().await.unwrap(), 1001);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_batch_with_a_record_without_sys_id_stores_nothing() {
+    let (name, db) = fresh().await;
+    let no_id = Record::from_value(json!({"number": "WOT9"})).unwrap();
+    let err = db
+        .put_records("wm_task", &[task(1, "assigned"), no_id])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DbError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("without a sys_id"), "{err}");
+    assert_eq!(db.count_records().await.unwrap(), 0);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_swapped_in_download_replaces_the_cache() {
+    let (name, db) = fresh().await;
+    db.put_records("wm_task", &[task(1, "assigned"), task(2, "assigned")])
+        .await
+        .unwrap();
+    assert_eq!(db.cache_meta().await.unwrap(), None);
+
+    let staging = db.begin_staging().await.unwrap();
+    staging.put_batch(&tasks(10..15, "accepted")).await.unwrap();
+    staging.put_batch(&tasks(15..20, "accepted")).await.unwrap();
+    // Until the swap, readers see the old cache only.
+    assert_eq!(db.count_records().await.unwrap(), 2);
+    assert!(db
+        .get_record("wm_task", &sys_id(10))
+        .await
+        .unwrap()
+        .is_none());
+
+    db.swap_in(staging, &meta(10)).await.unwrap();
+    let live = db.table_records("wm_task").await.unwrap();
+    assert_eq!(
+        live,
+        (10..20).map(|n| task(n, "accepted")).collect::<Vec<_>>()
+    );
+    assert_eq!(db.cache_meta().await.unwrap(), Some(meta(10)));
+
+    // The area that was live was emptied: the next download starts from nothing.
+    let staging = db.begin_staging().await.unwrap();
+    staging.put_batch(&tasks(30..31, "new")).await.unwrap();
+    db.swap_in(staging, &meta(1)).await.unwrap();
+    assert_eq!(
+        db.table_records("wm_task").await.unwrap(),
+        vec![task(30, "new")]
+    );
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_abandoned_download_leaves_the_live_cache_as_it_was() {
+    let (name, db) = fresh().await;
+    let staging = db.begin_staging().await.unwrap();
+    staging.put_batch(&tasks(0..3, "assigned")).await.unwrap();
+    db.swap_in(staging, &meta(3)).await.unwrap();
+
+    {
+        // Staged, then given up (the network went): never swapped in.
+        let abandoned = db.begin_staging().await.unwrap();
+        abandoned
+            .put_batch(&tasks(100..150, "accepted"))
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(
+        db.table_records("wm_task").await.unwrap(),
+        (0..3).map(|n| task(n, "assigned")).collect::<Vec<_>>()
+    );
+    assert_eq!(db.cache_meta().await.unwrap(), Some(meta(3)));
+
+    // The abandoned records do not leak into the next download.
+    let staging = db.begin_staging().await.unwrap();
+    staging.put_batch(&tasks(7..8, "new")).await.unwrap();
+    db.swap_in(staging, &meta(1)).await.unwrap();
+    assert_eq!(db.count_records().await.unwrap(), 1);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_incremental_download_applies_its_delta_to_a_copy_then_swaps() {
+    let (name, db) = fresh().await;
+    let staging = db.begin_staging().await.unwrap();
+    staging.put_batch(&tasks(0..3, "assigned")).await.unwrap();
+    db.swap_in(staging, &meta(3)).await.unwrap();
+
+    {
+        // An abandoned download's leftovers must not reach the next incremental one.
+        let abandoned = db.begin_staging().await.unwrap();
+        abandoned.put_batch(&tasks(50..51, "new")).await.unwrap();
+    }
+    let delta = db.begin_incremental_staging().await.unwrap();
+    delta.put_batch(&tasks(1..2, "accepted")).await.unwrap();
+    delta.put_batch(&tasks(3..4, "assigned")).await.unwrap();
+    delta.delete("wm_task", &sys_id(0)).await.unwrap();
+    assert_eq!(
+        db.get_record("wm_task", &sys_id(0)).await.unwrap(),
+        Some(task(0, "assigned"))
+    );
+
+    db.swap_in(delta, &meta(3)).await.unwrap();
+    assert_eq!(
+        db.table_records("wm_task").await.unwrap(),
+        vec![
+            task(1, "accepted"),
+            task(2, "assigned"),
+            task(3, "assigned")
+        ]
+    );
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_outbox_keeps_seq_order_and_every_field() {
+    let (name, db) = fresh().await;
+    let (e1, e2, e3) = (
+        entry(1, &sys_id(1)),
+        entry(2, &sys_id(2)),
+        entry(3, &sys_id(1)),
+    );
+    db.save_outbox(&[e3.clone(), e1.clone(), e2.clone()], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        db.outbox_entries().await.unwrap(),
+        vec![e1.clone(), e2.clone(), e3.clone()]
+    );
+
+    let mut e2b = e2.clone();
+    e2b.state = EntryState::Pending;
+    e2b.error = None;
+    e2b.next_attempt_at = None;
+    e2b.attempts = 3;
+    db.save_outbox(&[e2b.clone()], std::slice::from_ref(&e1.id))
+        .await
+        .unwrap();
+    assert_eq!(db.outbox_entries().await.unwrap(), vec![e2b, e3]);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_local_action_and_its_outbox_entry_are_stored_together() {
+    let (name, db) = fresh().await;
+    db.put_records("wm_task", &[task(1, "assigned"), task(2, "assigned")])
+        .await
+        .unwrap();
+    let first = entry(1, &sys_id(1));
+    db.commit_local_action(LocalChanges {
+        puts: vec![("wm_task".into(), task(1, "accepted"))],
+        deletes: vec![("wm_task".into(), sys_id(2))],
+        shadows: vec![("wm_task".into(), task(1, "assigned"))],
+        entry: first.clone(),
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(
+        db.get_record("wm_task", &sys_id(1)).await.unwrap(),
+        Some(task(1, "accepted"))
+    );
+    assert_eq!(db.get_record("wm_task", &sys_id(2)).await.unwrap(), None);
+    assert_eq!(db.outbox_entries().await.unwrap(), vec![first.clone()]);
+    assert_eq!(
+        db.shadow("wm_task", &sys_id(1)).await.unwrap(),
+        Some(task(1, "assigned"))
+    );
+
+    // A second change keeps the shadow of the first: it is the instance's version.
+    let second = entry(2, &sys_id(1));
+    db.commit_local_action(LocalChanges {
+        puts: vec![("wm_task".into(), task(1, "work_in_progress"))],
+        deletes: vec![],
+        shadows: vec![("wm_task".into(), task(1, "accepted"))],
+        entry: second.clone(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        db.shadow("wm_task", &sys_id(1)).await.unwrap(),
+        Some(task(1, "assigned"))
+    );
+    assert_eq!(db.outbox_entries().await.unwrap(), vec![first, second]);
+
+    db.remove_shadow("wm_task", &sys_id(1)).await.unwrap();
+    assert_eq!(db.shadow("wm_task", &sys_id(1)).await.unwrap(), None);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_local_action_whose_entry_is_refused_stores_nothing() {
+    let (name, db) = fresh().await;
+    let first = entry(7, &sys_id(1));
+    db.save_outbox(std::slice::from_ref(&first), &[])
+        .await
+        .unwrap();
+
+    // Same seq, another id: the unique `seq` index refuses it, so the whole action goes.
+    let clash = entry(7, &sys_id(5));
+    let err = db
+        .commit_local_action(LocalChanges {
+            puts: vec![("wm_task".into(), task(5, "accepted"))],
+            deletes: vec![],
+            shadows: vec![("wm_task".into(), task(5, "assigned"))],
+            entry: clash,
+        })
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("save the offline change"), "{message}");
+    assert!(message.contains("ConstraintError"), "{message}");
+
+    assert_eq!(db.get_record("wm_task", &sys_id(5)).await.unwrap(), None);
+    assert_eq!(db.shadow("wm_task", &sys_id(5)).await.unwrap(), None);
+    assert_eq!(db.outbox_entries().await.unwrap(), vec![first]);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn clearing_the_cache_keeps_the_outbox_shadows_and_drafts() {
+    let (name, db) = fresh().await;
+    let staging = db.begin_staging().await.unwrap();
+    staging.put_batch(&tasks(0..5, "assigned")).await.unwrap();
+    db.swap_in(staging, &meta(5)).await.unwrap();
+    let e = entry(1, &sys_id(1));
+    db.commit_local_action(LocalChanges {
+        puts: vec![("wm_task".into(), task(1, "accepted"))],
+        deletes: vec![],
+        shadows: vec![("wm_task".into(), task(1, "assigned"))],
+        entry: e.clone(),
+    })
+    .await
+    .unwrap();
+    db.put_draft("close_task:1", &json!({"close_notes": "half"}))
+        .await
+        .unwrap();
+
+    db.clear_cache().await.unwrap();
+    assert_eq!(db.count_records().await.unwrap(), 0);
+    assert_eq!(db.cache_meta().await.unwrap(), None);
+    assert_eq!(db.outbox_entries().await.unwrap(), vec![e]);
+    assert_eq!(
+        db.shadow("wm_task", &sys_id(1)).await.unwrap(),
+        Some(task(1, "assigned"))
+    );
+    assert!(db.get_draft("close_task:1").await.unwrap().is_some());
+    finish(name, db).await;
+}
+
+async fn blob_bytes(blob: &web_sys::Blob) -> Vec<u8> {
+    let buffer = JsFuture::from(blob.array_buffer()).await.unwrap();
+    js_sys::Uint8Array::new(&buffer).to_vec()
+}
+
+#[wasm_bindgen_test]
+async fn blobs_round_trip_as_blobs() {
+    let (name, db) = fresh().await;
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes.as_slice()));
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let hash = "ab".repeat(32);
+
+    db.put_blob(&hash, &blob).await.unwrap();
+    let back = db.get_blob(&hash).await.unwrap().expect("stored");
+    assert_eq!(back.size(), 70_000.0);
+    assert_eq!(blob_bytes(&back).await, bytes);
+    assert!(db.get_blob(&"cd".repeat(32)).await.unwrap().is_none());
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn drafts_round_trip_and_are_deleted() {
+    let (name, db) = fresh().await;
+    let draft = json!({"close_notes": "replaced the pump", "hours": 1.5, "parts": ["a", "b"], "ok": true, "none": null});
+    db.put_draft("close_task:wm_task:1", &draft).await.unwrap();
+    assert_eq!(
+        db.get_draft("close_task:wm_task:1").await.unwrap(),
+        Some(draft)
+    );
+    assert_eq!(db.get_draft("other").await.unwrap(), None);
+    db.delete_draft("close_task:wm_task:1").await.unwrap();
+    assert_eq!(db.get_draft("close_task:wm_task:1").await.unwrap(), None);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn meta_values_round_trip_and_the_stores_own_keys_are_refused() {
+    let (name, db) = fresh().await;
+    db.put_meta("warnings_sent", &vec![86_400i64, 14_400])
+        .await
+        .unwrap();
+    db.put_meta(
+        "settings",
+        &json!({"schedule": {"enabled": true, "days": ["mon"]}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        db.get_meta::<Vec<i64>>("warnings_sent").await.unwrap(),
+        Some(vec![86_400, 14_400])
+    );
+    assert_eq!(
+        db.get_meta::<Value>("settings").await.unwrap(),
+        Some(json!({"schedule": {"enabled": true, "days": ["mon"]}}))
+    );
+    db.delete_meta("warnings_sent").await.unwrap();
+    assert_eq!(
+        db.get_meta::<Vec<i64>>("warnings_sent").await.unwrap(),
+        None
+    );
+
+    // A value of the wrong shape is an error, not a panic.
+    let err = db.get_meta::<Vec<i64>>("settings").await.unwrap_err();
+    assert!(matches!(err, DbError::Decode { .. }), "{err}");
+    for key in ["area", "cache", "lease"] {
+        let err = db.put_meta(key, &1).await.unwrap_err();
+        assert!(matches!(err, DbError::Invalid { .. }), "{key}: {err}");
+    }
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_sync_lease_is_exclusive_until_it_expires_or_is_released() {
+    let (name, db) = fresh().await;
+    assert!(db
+        .acquire_lease("worker-a", 1_000.0, 30_000.0)
+        .await
+        .unwrap());
+    assert!(!db
+        .acquire_lease("worker-b", 2_000.0, 30_000.0)
+        .await
+        .unwrap());
+    // The holder renews it.
+    assert!(db
+        .acquire_lease("worker-a", 20_000.0, 30_000.0)
+        .await
+        .unwrap());
+    assert!(!db
+        .acquire_lease("worker-b", 49_999.0, 30_000.0)
+        .await
+        .unwrap());
+    // Expired: another may take it, and then the first may not.
+    assert!(db
+        .acquire_lease("worker-b", 50_000.0, 30_000.0)
+        .await
+        .unwrap());
+    assert!(!db
+        .acquire_lease("worker-a", 50_001.0, 30_000.0)
+        .await
+        .unwrap());
+    // Releasing someone else's lease does nothing; releasing one's own frees it.
+    db.release_lease("worker-a").await.unwrap();
+    assert!(!db
+        .acquire_lease("worker-a", 50_002.0, 30_000.0)
+        .await
+        .unwrap());
+    db.release_lease("worker-b").await.unwrap();
+    assert!(db
+        .acquire_lease("worker-a", 50_003.0, 30_000.0)
+        .await
+        .unwrap());
+
+    let err = db
+        .acquire_lease("worker-a", f64::NAN, 1.0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DbError::Invalid { .. }), "{err}");
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn deleting_the_database_wipes_it_even_while_a_connection_is_open() {
+    let (name, db) = fresh().await;
+    db.put_records("wm_task", &[task(1, "assigned")])
+        .await
+        .unwrap();
+    db.save_outbox(&[entry(1, &sys_id(1))], &[]).await.unwrap();
+
+    // `db` is still open: it closes itself so the deletion is not blocked.
+    LocalDb::delete(&name).await.unwrap();
+    let err = db.count_records().await.unwrap_err();
+    assert!(matches!(err, DbError::Idb { .. }), "{err}");
+
+    let reopened = LocalDb::open(&name).await.unwrap();
+    assert_eq!(reopened.count_records().await.unwrap(), 0);
+    assert!(reopened.outbox_entries().await.unwrap().is_empty());
+    drop(db);
+    finish(name, reopened).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_upgrade_keeps_the_stored_data_and_an_older_build_is_refused() {
+    let name = LocalDb::name_for(&format!("test-{}", new_sys_id()));
+    let v1 = LocalDb::open_at_version(&name, 1).await.unwrap();
+    let e = entry(1, &sys_id(1));
+    v1.put_records("wm_task", &[task(1, "assigned")])
+        .await
+        .unwrap();
+    v1.save_outbox(std::slice::from_ref(&e), &[]).await.unwrap();
+    drop(v1);
+
+    let v2 = LocalDb::open_at_version(&name, 2).await.unwrap();
+    assert_eq!(v2.version(), 2.0);
+    assert_eq!(
+        v2.get_record("wm_task", &sys_id(1)).await.unwrap(),
+        Some(task(1, "assigned"))
+    );
+    assert_eq!(v2.outbox_entries().await.unwrap(), vec![e]);
+    drop(v2);
+
+    // This build's schema is older than the stored one: refused, with the browser's reason,
+    // and the data is left alone.
+    let err = match LocalDb::open(&name).await {
+        Ok(_) => panic!("an older schema must not open a newer database"),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("VersionError"), "{err}");
+    let again = LocalDb::open_at_version(&name, 2).await.unwrap();
+    assert_eq!(again.count_records().await.unwrap(), 1);
+    finish(name, again).await;
+}
+
+#[wasm_bindgen_test]
+fn errors_become_js_errors_at_the_edge() {
+    let err = DbError::Invalid {
+        op: "save a setting",
+        message: "nope".into(),
+    };
+    let js: JsValue = err.into();
+    let js_err: js_sys::Error = wasm_bindgen::JsCast::dyn_into(js).unwrap();
+    assert_eq!(
+        String::from(js_err.message()),
+        "local storage could not save a setting: nope"
+    );
+}
