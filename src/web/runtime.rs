@@ -211,7 +211,9 @@ impl Runtime {
     /// The browser says the device is online again (a page's `online` event, Background
     /// Sync): sync unless the user turned offline mode on.
     pub async fn sync_if_online(&self) {
-        let Some(session) = self.session() else { return };
+        let Some(session) = self.session() else {
+            return;
+        };
         if !session.offline_mode.get() && self.network.is_up() {
             // A failed run leaves its entries pending; the report is posted as an event.
             let _ = self.sync(&session).await;
@@ -261,8 +263,9 @@ impl Runtime {
         let text = response_text(&response).await?;
         if response.ok() {
             let body: Value = serde_json::from_str(&text).unwrap_or_default();
-            let user: UserInfo = serde_json::from_value(body["result"].clone())
-                .map_err(|e| RuntimeError::BadRequest(format!("the instance's login answer has no user: {e}")))?;
+            let user: UserInfo = serde_json::from_value(body["result"].clone()).map_err(|e| {
+                RuntimeError::BadRequest(format!("the instance's login answer has no user: {e}"))
+            })?;
             self.sign_in(user).await?;
         }
         Ok(http::json_response(
@@ -273,15 +276,23 @@ impl Runtime {
     }
 
     async fn sign_in(&self, user: UserInfo) -> Result<(), RuntimeError> {
-        if self.session().is_some_and(|s| s.user.user_name != user.user_name) {
+        if self
+            .session()
+            .is_some_and(|s| s.user.user_name != user.user_name)
+        {
             // Another user's data stays on the device (their outbox survives) but closed.
             self.set_session(None);
         }
-        let config = self.transport.json("GET", "/api/offgrid/config", None).await?;
-        let stored: InstanceConfig = serde_json::from_value(config.clone())
-            .map_err(|e| RuntimeError::BadRequest(format!("the instance's config is not valid: {e}")))?;
-        ActionSet::from_json(&stored.actions)
-            .map_err(|e| RuntimeError::BadRequest(format!("the instance's actions are not valid: {e}")))?;
+        let config = self
+            .transport
+            .json("GET", "/api/offgrid/config", None)
+            .await?;
+        let stored: InstanceConfig = serde_json::from_value(config.clone()).map_err(|e| {
+            RuntimeError::BadRequest(format!("the instance's config is not valid: {e}"))
+        })?;
+        ActionSet::from_json(&stored.actions).map_err(|e| {
+            RuntimeError::BadRequest(format!("the instance's actions are not valid: {e}"))
+        })?;
         let db = LocalDb::open(&self.db_name(&user.user_name)).await?;
         db.put_meta(keys::CONFIG, &stored).await?;
         drop(db);
@@ -404,7 +415,13 @@ impl Runtime {
         let counts = session.outbox().await?.counts();
         let schedule = session.schedule();
         let offline_mode = session.offline_mode.get();
-        let warnings = self.warnings(&session, meta.as_ref(), counts.pending + counts.failed + counts.blocked).await?;
+        let warnings = self
+            .warnings(
+                &session,
+                meta.as_ref(),
+                counts.pending + counts.failed + counts.blocked,
+            )
+            .await?;
         Ok(json!({
             "mode": if offline_mode || !network { "offline" } else { "online" },
             "offline_mode": offline_mode,

@@ -245,7 +245,9 @@ impl FeedDownload {
         let value = Reflect::get(&chunk, &"value".into()).map_err(js_text_network)?;
         let bytes = value
             .dyn_into::<Uint8Array>()
-            .map_err(|_| FetchError::BadBody("the cache feed sent a chunk that is not bytes".into()))?
+            .map_err(|_| {
+                FetchError::BadBody("the cache feed sent a chunk that is not bytes".into())
+            })?
             .to_vec();
         let decoder = self
             .decoder

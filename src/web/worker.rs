@@ -19,7 +19,7 @@ thread_local! {
     static TIMER: RefCell<Option<Closure<dyn FnMut()>>> = const { RefCell::new(None) };
 }
 
-fn runtime() -> Result<Rc<Runtime>, JsValue> {
+fn current() -> Result<Rc<Runtime>, JsValue> {
     RUNTIME
         .with(|r| r.borrow().clone())
         .ok_or_else(|| js_sys::Error::new("offgrid: start() has not finished").into())
@@ -41,7 +41,7 @@ pub fn start(config: JsValue) -> Promise {
             .map_err(|e| js_sys::Error::new(&e.to_string()))?;
         RUNTIME.with(|r| *r.borrow_mut() = Some(runtime.clone()));
         let tick = Closure::<dyn FnMut()>::new(|| {
-            if let Ok(runtime) = runtime() {
+            if let Ok(runtime) = current() {
                 wasm_bindgen_futures::spawn_local(async move { runtime.housekeeping().await });
             }
         });
@@ -56,7 +56,7 @@ pub fn start(config: JsValue) -> Promise {
 #[wasm_bindgen]
 pub fn handle_fetch(request: Request) -> Promise {
     future_to_promise(async move {
-        let runtime = runtime()?;
+        let runtime = current()?;
         Ok(runtime.handle(request).await.into())
     })
 }
@@ -65,7 +65,7 @@ pub fn handle_fetch(request: Request) -> Promise {
 #[wasm_bindgen]
 pub fn on_sync(_tag: String) -> Promise {
     future_to_promise(async move {
-        runtime()?.sync_if_online().await;
+        current()?.sync_if_online().await;
         Ok(JsValue::UNDEFINED)
     })
 }
@@ -74,7 +74,7 @@ pub fn on_sync(_tag: String) -> Promise {
 #[wasm_bindgen]
 pub fn on_periodic_sync(_tag: String) -> Promise {
     future_to_promise(async move {
-        runtime()?.housekeeping().await;
+        current()?.housekeeping().await;
         Ok(JsValue::UNDEFINED)
     })
 }
@@ -84,7 +84,7 @@ pub fn on_periodic_sync(_tag: String) -> Promise {
 #[wasm_bindgen]
 pub fn on_message(data: JsValue) -> Promise {
     future_to_promise(async move {
-        let runtime = runtime()?;
+        let runtime = current()?;
         let kind = super::global_sys::property(&data, "type").and_then(|t| t.as_string());
         match kind.as_deref() {
             Some("online") => runtime.sync_if_online().await,
@@ -99,7 +99,7 @@ pub fn on_message(data: JsValue) -> Promise {
 /// (`undefined`): for end-to-end tests, which cannot always cut the browser's network.
 #[wasm_bindgen]
 pub fn set_network_override(up: Option<bool>) -> Result<(), JsValue> {
-    runtime()?.network().force(up);
+    current()?.network().force(up);
     Ok(())
 }
 
@@ -107,7 +107,7 @@ pub fn set_network_override(up: Option<bool>) -> Result<(), JsValue> {
 /// check expiry and the schedule at chosen times.
 #[wasm_bindgen]
 pub fn set_clock_override(unix_seconds: Option<f64>) -> Result<(), JsValue> {
-    runtime()?
+    current()?
         .clock()
         .set(unix_seconds.map(|s| Timestamp::from_unix(s as i64)));
     Ok(())

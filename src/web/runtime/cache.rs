@@ -59,7 +59,10 @@ impl Runtime {
     ) -> Result<Value, RuntimeError> {
         let previous = session.db.cache_meta().await?;
         check_storage(previous.as_ref()).await?;
-        let since = previous.as_ref().filter(|_| !full).map(|m| m.watermark.clone());
+        let since = previous
+            .as_ref()
+            .filter(|_| !full)
+            .map(|m| m.watermark.clone());
         let feed = self.transport.download(since.as_deref()).await?;
         self.store_feed(session, feed, since.is_some()).await
     }
@@ -187,7 +190,11 @@ impl Runtime {
         let text = response_text(&response).await?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let records: Vec<Record> = match &body["result"] {
-            Value::Array(items) => items.iter().cloned().filter_map(Record::from_value).collect(),
+            Value::Array(items) => items
+                .iter()
+                .cloned()
+                .filter_map(Record::from_value)
+                .collect(),
             one @ Value::Object(_) => Record::from_value(one.clone()).into_iter().collect(),
             _ => Vec::new(),
         };
@@ -228,7 +235,12 @@ impl Runtime {
                 }),
             };
         }
-        let query = Query::parse(request.params.get("sysparm_query").map_or("", String::as_str))?;
+        let query = Query::parse(
+            request
+                .params
+                .get("sysparm_query")
+                .map_or("", String::as_str),
+        )?;
         let limit = number(&request.params, "sysparm_limit")?.unwrap_or(DEFAULT_LIMIT);
         let offset = number(&request.params, "sysparm_offset")?.unwrap_or(0);
         let fields: Option<Vec<String>> = request.params.get("sysparm_fields").map(|f| {
@@ -264,7 +276,10 @@ impl Runtime {
     }
 }
 
-async fn flush(staging: &Staging<'_>, batch: &mut Vec<(String, Record)>) -> Result<(), RuntimeError> {
+async fn flush(
+    staging: &Staging<'_>,
+    batch: &mut Vec<(String, Record)>,
+) -> Result<(), RuntimeError> {
     if !batch.is_empty() {
         staging.put_batch(batch).await?;
         batch.clear();
@@ -296,7 +311,9 @@ fn number(params: &BTreeMap<String, String>, name: &str) -> Result<Option<usize>
         .get(name)
         .map(|v| {
             v.trim().parse::<usize>().map_err(|_| {
-                RuntimeError::BadRequest(format!("{name} must be a non-negative integer, not {v:?}"))
+                RuntimeError::BadRequest(format!(
+                    "{name} must be a non-negative integer, not {v:?}"
+                ))
             })
         })
         .transpose()

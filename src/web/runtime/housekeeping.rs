@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 impl Runtime {
     /// Expiry, then the schedule. Faults are left for the next run: they show in the status.
     pub async fn housekeeping(&self) {
-        let Some(session) = self.session() else { return };
+        let Some(session) = self.session() else {
+            return;
+        };
         let _ = self.check_expiry(&session).await;
         let _ = self.check_schedule(&session).await;
     }
@@ -126,8 +128,7 @@ impl Runtime {
 
 fn expired_message(unsynced: usize) -> String {
     if unsynced == 0 {
-        "the offline cache expired and was deleted; download it again before working offline"
-            .into()
+        "the offline cache expired and was deleted; download it again before working offline".into()
     } else {
         format!("the offline cache expired and was deleted; your {unsynced} unsynced change(s) are kept and will sync when you are online")
     }

@@ -58,8 +58,9 @@ impl ApiError {
     }
 }
 
-/// A JSON answer with extra headers. Building a `Response` from a string cannot fail in a
-/// real browser; if it ever did, an empty 500 answer is better than a panic in the worker.
+/// A JSON answer with extra headers. Building a `Response` from a string does not fail in a
+/// browser; were it ever refused, a network-error response is better than a panic in the
+/// worker.
 pub fn json_response(status: u16, body: &Value, headers: &[(&str, String)]) -> Response {
     let init = ResponseInit::new();
     init.set_status(status);
@@ -70,16 +71,8 @@ pub fn json_response(status: u16, body: &Value, headers: &[(&str, String)]) -> R
         }
         init.set_headers(&h);
     }
-    let body = body.to_string();
-    Response::new_with_opt_str_and_init(Some(&body), &init)
-        .or_else(|_| Response::new())
-        .unwrap_or_else(|_| unreachable_response())
-}
-
-/// A `Response` body-less 500; only reached if the browser refuses to build responses.
-fn unreachable_response() -> Response {
-    // `Response::error()` never fails; it is a network-error response the page sees as such.
-    Response::error()
+    Response::new_with_opt_str_and_init(Some(&body.to_string()), &init)
+        .unwrap_or_else(|_| Response::error())
 }
 
 /// A 200 JSON answer.

@@ -183,9 +183,9 @@ fn table_request(
 
 /// The request's body as JSON; an empty body is an empty object.
 async fn body_json(request: &Request) -> Result<Value, RuntimeError> {
-    let promise = request
-        .text()
-        .map_err(|e| RuntimeError::BadRequest(format!("the body cannot be read: {}", js_text(&e))))?;
+    let promise = request.text().map_err(|e| {
+        RuntimeError::BadRequest(format!("the body cannot be read: {}", js_text(&e)))
+    })?;
     let text = JsFuture::from(promise)
         .await
         .map_err(|e| RuntimeError::BadRequest(format!("the body cannot be read: {}", js_text(&e))))?
@@ -206,7 +206,10 @@ fn query_params(search: &str) -> BTreeMap<String, String> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(&name.replace('+', " ")), decode(&value.replace('+', " ")))
+            (
+                decode(&name.replace('+', " ")),
+                decode(&value.replace('+', " ")),
+            )
         })
         .collect()
 }

@@ -48,7 +48,9 @@ impl Runtime {
         let before = session.db.get_record(table, sys_id).await?;
         let mut store = MemoryStore::new();
         if let Some(record) = &before {
-            store.put(table, record.clone()).map_err(action::ActionError::from)?;
+            store
+                .put(table, record.clone())
+                .map_err(action::ActionError::from)?;
         }
         let id = new_uuid();
         let now = self.clock.now();
@@ -172,8 +174,14 @@ impl Runtime {
         outbox.resolve(id, inputs, Base::capture(&current, &def.written_fields()))?;
         let entries = record_entries(&outbox, &entry.table, &entry.sys_id);
         session.db.save_outbox(&entries, &[]).await?;
-        self.rebuild_record(&session, &entry.table, &entry.sys_id, Some(&current), &entries)
-            .await?;
+        self.rebuild_record(
+            &session,
+            &entry.table,
+            &entry.sys_id,
+            Some(&current),
+            &entries,
+        )
+        .await?;
         self.post_outbox_changed(&session).await;
         let resolved = outbox.get(id).cloned();
         Ok(json!({ "entry": resolved }))
@@ -191,20 +199,37 @@ impl Runtime {
             None => session.db.shadow(&entry.table, &entry.sys_id).await?,
         };
         // The records the removed entry created go too; replaying it alone tells which.
-        let own = replay(&session, &entry.table, instance_version.as_ref(), std::slice::from_ref(&entry));
+        let own = replay(
+            &session,
+            &entry.table,
+            instance_version.as_ref(),
+            std::slice::from_ref(&entry),
+        );
         for (table, record) in others(&own, &entry.table, &entry.sys_id) {
             if let Some(sys_id) = record.sys_id() {
                 session.db.delete_record(&table, sys_id).await?;
             }
         }
         let remaining = record_entries(&outbox, &entry.table, &entry.sys_id);
-        session.db.save_outbox(&remaining, &[entry.id.clone()]).await?;
+        session
+            .db
+            .save_outbox(&remaining, std::slice::from_ref(&entry.id))
+            .await?;
         if let Some(instance_version) = &instance_version {
-            self.rebuild_record(&session, &entry.table, &entry.sys_id, Some(instance_version), &remaining)
-                .await?;
+            self.rebuild_record(
+                &session,
+                &entry.table,
+                &entry.sys_id,
+                Some(instance_version),
+                &remaining,
+            )
+            .await?;
         }
         if remaining.is_empty() {
-            session.db.remove_shadow(&entry.table, &entry.sys_id).await?;
+            session
+                .db
+                .remove_shadow(&entry.table, &entry.sys_id)
+                .await?;
         }
         self.post_outbox_changed(&session).await;
         Ok(json!({ "deleted": entry.id, "record": instance_version.is_some() }))
@@ -212,7 +237,10 @@ impl Runtime {
 
     /// After a download: every record with entries is the downloaded version with its
     /// entries' offline steps applied again.
-    pub(super) async fn reapply_local_changes(&self, session: &Session) -> Result<(), RuntimeError> {
+    pub(super) async fn reapply_local_changes(
+        &self,
+        session: &Session,
+    ) -> Result<(), RuntimeError> {
         let outbox = session.outbox().await?;
         for (table, sys_id) in outbox.marked() {
             let downloaded = session.db.get_record(&table, &sys_id).await?;

@@ -54,7 +54,9 @@ impl Runtime {
         {
             return Err(RuntimeError::Conflict {
                 code: "sync_running",
-                message: "another sync is running (in another tab or worker); try again in a moment".into(),
+                message:
+                    "another sync is running (in another tab or worker); try again in a moment"
+                        .into(),
             });
         }
         let mut outbox = DeviceOutbox {
@@ -62,7 +64,12 @@ impl Runtime {
             returned: Vec::new(),
         };
         let mut transport = self.transport.clone();
-        let result = sync_all(&mut outbox, &mut transport, &SyncOptions::new(self.clock.now())).await;
+        let result = sync_all(
+            &mut outbox,
+            &mut transport,
+            &SyncOptions::new(self.clock.now()),
+        )
+        .await;
         // An unreleased lease expires by itself; releasing early only saves the wait.
         let _ = db.release_lease(&self.holder).await;
         let report = result?;
