@@ -764,10 +764,18 @@ async fn scheduled_downloads_happen_once_a_slot_has_passed() {
 
     // 2026-11-23 is a Monday.
     let at = |text: &str| Timestamp::parse(text).unwrap();
+    // Never downloaded, and last Monday's slot has passed: download.
+    rt.clock().set(Some(at("2026-11-22 12:00:00")));
+    assert_eq!(status(&rt).await["cache"]["present"], false);
+    assert_eq!(rt.schedule_check().await.unwrap(), Decision::Download);
+    assert_eq!(
+        status(&rt).await["cache"]["downloaded_at"],
+        "2026-11-22 12:00:00"
+    );
+
     rt.clock().set(Some(at("2026-11-23 06:59:00")));
     assert_eq!(rt.schedule_check().await.unwrap(), Decision::NotDue);
     assert_eq!(status(&rt).await["next_download"], "2026-11-23 07:00:00");
-    assert_eq!(status(&rt).await["cache"]["present"], false);
 
     rt.clock().set(Some(at("2026-11-23 07:05:00")));
     assert_eq!(rt.schedule_check().await.unwrap(), Decision::Download);
