@@ -25,8 +25,9 @@ fn current() -> Result<Rc<Runtime>, JsValue> {
         .ok_or_else(|| js_sys::Error::new("offgrid: start() has not finished").into())
 }
 
-/// Starts the runtime: `config` is `{instance, db_prefix}` (both optional). Checks expiry and
-/// the schedule, syncs when online and offline mode is off, and starts the housekeeping timer.
+/// Starts the runtime: `config` is `{instance, db_prefix}` (both optional). Resolves once
+/// requests can be answered; then, in the background, checks expiry and the schedule and
+/// syncs when online and offline mode is off. Starts the housekeeping timer.
 #[wasm_bindgen]
 pub fn start(config: JsValue) -> Promise {
     future_to_promise(async move {
@@ -47,7 +48,8 @@ pub fn start(config: JsValue) -> Promise {
         });
         super::global_sys::set_interval(tick.as_ref().unchecked_ref(), HOUSEKEEPING_MS);
         TIMER.with(|t| *t.borrow_mut() = Some(tick));
-        runtime.on_start().await;
+        // Requests must not wait for the start-up sync or download: they run beside them.
+        wasm_bindgen_futures::spawn_local(async move { runtime.on_start().await });
         Ok(JsValue::UNDEFINED)
     })
 }
