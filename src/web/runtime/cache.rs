@@ -10,7 +10,7 @@ use crate::record::Record;
 use crate::web::idb::{CacheMeta, Staging};
 use crate::web::transport::{response_text, FeedDownload};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use web_sys::{Request, Response};
 
 /// Records written to the staged cache per IndexedDB transaction.
@@ -199,16 +199,22 @@ impl Runtime {
             _ => Vec::new(),
         };
         let marked = session.outbox().await?.marked();
-        let mut fresh = Vec::new();
-        for record in records {
-            let Some(id) = record.sys_id() else { continue };
-            if marked.contains(&(table.table.clone(), id.to_string())) {
-                continue;
-            }
-            if session.db.get_record(&table.table, id).await?.is_some() {
-                fresh.push(record);
-            }
-        }
+        // One read of the table rather than one per record.
+        let cached: BTreeSet<String> = session
+            .db
+            .table_records(&table.table)
+            .await?
+            .iter()
+            .filter_map(|r| r.sys_id().map(str::to_string))
+            .collect();
+        let fresh: Vec<Record> = records
+            .into_iter()
+            .filter(|r| {
+                r.sys_id().is_some_and(|id| {
+                    cached.contains(id) && !marked.contains(&(table.table.clone(), id.to_string()))
+                })
+            })
+            .collect();
         if !fresh.is_empty() {
             session.db.put_records(&table.table, &fresh).await?;
         }

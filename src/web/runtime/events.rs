@@ -78,3 +78,11 @@ impl Events {
         }
     }
 }
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        if let Some(channel) = &self.channel {
+            channel.close();
+        }
+    }
+}
