@@ -17,11 +17,15 @@ use offgrid::schedule::Decision;
 use offgrid::web::idb::LocalDb;
 use offgrid::web::runtime::{Runtime, RuntimeConfig};
 use serde_json::{json, Value};
+use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
+use web_sys::{
+    BroadcastChannel, Headers, MessageEvent, Request, RequestCredentials, RequestInit, Response,
+};
 
 const INSTANCE: &str = match option_env!("OFFGRID_TEST_INSTANCE") {
     Some(address) => address,
@@ -355,7 +359,70 @@ async fn actions_queued_offline_change_the_cached_record_and_fill_the_outbox() {
         instance_record("wm_task", &task_id).await["state"],
         "assigned"
     );
+
+    // Deleting the pending entry rolls the record back to its shadow.
+    let (s, body) = call(&rt, "DELETE", &format!("/offgrid/outbox/{outbox_id}"), None).await;
+    assert_eq!(s, 200, "{body}");
+    let (_, cached) = call(
+        &rt,
+        "GET",
+        &format!("/api/now/table/wm_task/{task_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(cached["result"], task, "back to the instance's version");
+    assert!(outbox(&rt).await.is_empty());
     finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn pages_hear_download_progress_and_outbox_changes() {
+    let heard = Rc::new(RefCell::new(Vec::<Value>::new()));
+    let channel = BroadcastChannel::new("offgrid").unwrap();
+    let sink = heard.clone();
+    let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let text = js_sys::JSON::stringify(&event.data()).unwrap();
+        sink.borrow_mut()
+            .push(serde_json::from_str(&String::from(text)).unwrap());
+    });
+    channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+
+    let (rt, prefix) = signed_in().await;
+    let done = download(&rt).await;
+    let task_id = id(&task("assigned", 0).await);
+    rt.network().force(Some(false));
+    assert_eq!(act(&rt, "accept_task", &task_id, json!({})).await.0, 202);
+    // Messages arrive as tasks of the event loop.
+    sleep_ms(200).await;
+    channel.close();
+    let heard = heard.borrow().clone();
+    let of = |kind: &str| {
+        heard
+            .iter()
+            .filter(|m| m["type"] == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let progress = of("download-progress");
+    let last = progress.last().expect("download progress");
+    assert_eq!(last["done"], done["received"]);
+    assert_eq!(last["total"], done["total"]);
+    assert_eq!(of("outbox-changed").last().unwrap()["outbox"]["pending"], 1);
+    assert!(of("record-changed")
+        .iter()
+        .any(|m| m["sys_id"] == task_id.as_str()));
+    assert!(!of("status").is_empty());
+    finish(rt, &prefix).await;
+}
+
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        js_sys::global()
+            .unchecked_into::<web_sys::WorkerGlobalScope>()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -397,6 +464,16 @@ async fn offline_mode_downloads_first_queues_actions_and_syncs_when_turned_off()
     // The outbox is empty and the user is online: the policy clears the cache.
     assert_eq!(body["sync"]["cache_cleared"], true);
     assert_eq!(status(&rt).await["cache"]["present"], false);
+
+    // Online with offline mode off, actions run live on the instance.
+    let (s, body) = act(&rt, "start_work", &task_id, json!({})).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body.get("outbox_id").is_none());
+    assert_eq!(
+        instance_record("wm_task", &task_id).await["state"],
+        "work_in_progress"
+    );
+    assert!(outbox(&rt).await.is_empty());
     finish(rt, &prefix).await;
 }
 
