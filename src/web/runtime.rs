@@ -363,7 +363,7 @@ impl Runtime {
         let mut answer = json!({"offline_mode": offline});
         if offline {
             if session.db.cache_meta().await?.is_none() {
-                answer["download"] = match self.download(&session, false).await {
+                answer["download"] = match self.download(false).await {
                     Ok(done) => done,
                     Err(e) => json!({"error": e.to_api().code, "message": e.to_string()}),
                 };

@@ -32,12 +32,10 @@ pub(super) struct TableRequest {
 
 impl Runtime {
     /// `POST /offgrid/cache/download`: downloads the cache (only the changes when one is
-    /// present, unless `full`).
-    pub(super) async fn download(
-        &self,
-        session: &Session,
-        full: bool,
-    ) -> Result<Value, RuntimeError> {
+    /// present, unless `full`). The instance's configuration is fetched again first, so new
+    /// action definitions, scopes and policy come with the data they apply to.
+    pub(super) async fn download(&self, full: bool) -> Result<Value, RuntimeError> {
+        let user = self.signed_in()?.user.clone();
         if !self.network.is_up() {
             return Err(RuntimeError::Offline("downloading the cache"));
         }
@@ -47,7 +45,13 @@ impl Runtime {
                 message: "a download is already running; wait for it to finish".into(),
             });
         }
-        let result = self.download_unlocked(session, full).await;
+        let result = match self.sign_in(user).await {
+            Ok(()) => match self.signed_in() {
+                Ok(session) => self.download_unlocked(&session, full).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
         self.downloading.set(false);
         result
     }

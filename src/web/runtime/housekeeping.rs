@@ -78,7 +78,7 @@ impl Runtime {
         let connection = self.network.connection_type();
         let decision = schedule::decide(&session.schedule(), now, last, connection.as_deref());
         if decision == Decision::Download && self.network.is_up() {
-            self.download(session, false).await?;
+            self.download(false).await?;
         }
         Ok(decision)
     }

@@ -76,9 +76,8 @@ async fn local(
             rt.set_mode(offline).await?
         }
         ("POST", ["cache", "download"]) => {
-            let session = rt.signed_in()?;
             let full = params.get("full").is_some_and(|v| v == "true" || v == "1");
-            rt.download(&session, full).await?
+            rt.download(full).await?
         }
         ("GET", ["outbox"]) => {
             let session = rt.signed_in()?;
