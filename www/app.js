@@ -198,6 +198,11 @@ async function main() {
   }
   // Workers cannot ask for persistent storage; the page can.
   navigator.storage?.persist?.().catch(() => {});
+  // Scheduled downloads also run on Periodic Background Sync where the browser grants it
+  // (Chromium, installed app); elsewhere the heartbeat and the worker's timer cover them.
+  navigator.serviceWorker.ready
+    .then((registration) => registration.periodicSync?.register('offgrid-schedule', { minInterval: 60 * 60 * 1000 }))
+    .catch(() => {});
   wire();
   listen();
   await guarded(refresh);

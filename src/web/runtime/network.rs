@@ -86,3 +86,30 @@ async fn call_storage(method: &str) -> Option<wasm_bindgen::JsValue> {
         .ok()?;
     JsFuture::from(promise).await.ok()
 }
+
+/// The Background Sync tag the runtime asks for when changes wait in the outbox.
+pub const SYNC_TAG: &str = "offgrid-outbox";
+
+/// Asks the browser for a Background Sync (`registration.sync.register(tag)`), so the worker
+/// gets a `sync` event once the device is online again, even with no page open. Only
+/// Chromium's service workers have it; elsewhere, and when refused, nothing happens (pages
+/// forward their `online` event instead).
+pub fn request_background_sync(tag: &str) {
+    let Some(sync) = property(&js_sys::global(), "registration").and_then(|r| property(&r, "sync"))
+    else {
+        return;
+    };
+    let Some(register) = property(&sync, "register").and_then(|f| f.dyn_into::<Function>().ok())
+    else {
+        return;
+    };
+    if let Ok(promise) = register
+        .call1(&sync, &tag.into())
+        .and_then(|p| p.dyn_into::<Promise>())
+    {
+        // Awaited only so a refusal is handled rather than reported as unhandled.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(promise).await;
+        });
+    }
+}

@@ -6,12 +6,14 @@
 //! its outbox entries applied in `seq` order", so every operation that changes the entries of
 //! a record rebuilds that view by replaying them ([`replay`]).
 
+use super::network::{request_background_sync, SYNC_TAG};
 use super::{Event, Runtime, RuntimeError, Session};
 use crate::action::{self, ActionContext, NoHooks, Side};
 use crate::outbox::{Base, Entry, NewEntry, Outbox};
 use crate::record::{new_uuid, Record};
 use crate::store::{MemoryStore, Store, ATTACHMENT_TABLE};
 use crate::web::idb::LocalChanges;
+use crate::web::transport::encode_component;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -110,6 +112,7 @@ impl Runtime {
                 entry: entry.clone(),
             })
             .await?;
+        request_background_sync(SYNC_TAG);
         self.post_outbox_changed(session).await;
         self.events.send(Event::RecordChanged {
             table: table.clone(),
@@ -174,6 +177,7 @@ impl Runtime {
         outbox.resolve(id, inputs, Base::capture(&current, &def.written_fields()))?;
         let entries = record_entries(&outbox, &entry.table, &entry.sys_id);
         session.db.save_outbox(&entries, &[]).await?;
+        session.db.put_shadow(&entry.table, &current).await?;
         self.rebuild_record(
             &session,
             &entry.table,
@@ -188,15 +192,19 @@ impl Runtime {
     }
 
     /// `DELETE /offgrid/outbox/{id}`: removes the entry and rolls its record back to the
-    /// instance's version (the entry's error record, else the shadow), then re-applies the
-    /// offline steps of the record's remaining entries in `seq` order.
+    /// instance's version (the entry's error record; else the instance's current record when
+    /// it can be asked; else the shadow), then re-applies the offline steps of the record's
+    /// remaining entries in `seq` order.
     pub(super) async fn delete_entry(&self, id: &str) -> Result<Value, RuntimeError> {
         let session = self.signed_in()?;
         let mut outbox = session.outbox().await?;
         let entry = outbox.remove(id)?;
         let instance_version = match entry.error.as_ref().and_then(|e| e.record.clone()) {
             Some(record) => Some(record),
-            None => session.db.shadow(&entry.table, &entry.sys_id).await?,
+            None => match self.instance_record(&entry.table, &entry.sys_id).await {
+                Some(record) => Some(record),
+                None => session.db.shadow(&entry.table, &entry.sys_id).await?,
+            },
         };
         // The records the removed entry created go too; replaying it alone tells which.
         let own = replay(
@@ -233,6 +241,23 @@ impl Runtime {
         }
         self.post_outbox_changed(&session).await;
         Ok(json!({ "deleted": entry.id, "record": instance_version.is_some() }))
+    }
+
+    /// The instance's current version of a record, when it can be asked (online, offline
+    /// mode off); `None` otherwise. The shadow only knows the version before the first local
+    /// change, and earlier entries of the record may have synced since.
+    async fn instance_record(&self, table: &str, sys_id: &str) -> Option<Record> {
+        let session = self.session()?;
+        if session.offline_mode.get() || !self.network.is_up() {
+            return None;
+        }
+        let path = format!(
+            "/api/now/table/{}/{}",
+            encode_component(table),
+            encode_component(sys_id)
+        );
+        let answer = self.transport.json("GET", &path, None).await.ok()?;
+        Record::from_value(answer.get("result")?.clone())
     }
 
     /// After a download: every record with entries is the downloaded version with its

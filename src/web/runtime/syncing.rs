@@ -94,8 +94,8 @@ impl Runtime {
         Ok(answer)
     }
 
-    /// The instance's versions of synced records become the local view, with the record's
-    /// remaining entries replayed on top.
+    /// The instance's versions of synced records become the local view. (The driver returns
+    /// only records with no entries left; replaying covers any added meanwhile.)
     async fn absorb_returned(
         &self,
         session: &Session,
