@@ -219,6 +219,12 @@ impl LocalDb {
     /// then empties the area that was live. If emptying fails, the next staging does it.
     pub async fn swap_in(&self, staging: Staging<'_>, meta: &CacheMeta) -> Result<(), DbError> {
         const OP: &str = "swap in the downloaded cache";
+        if !std::ptr::eq(staging.db, self) {
+            return Err(DbError::Invalid {
+                op: OP,
+                message: "the download was staged in another database connection".into(),
+            });
+        }
         let tx = self.write(&AREA_STORES, OP)?;
         let live = live_area(&tx, OP).await?;
         if live == staging.area {

@@ -76,8 +76,9 @@ impl LocalDb {
             .shadows
             .iter()
             .map(|(table, r)| {
-                let key = record_key(table, r.sys_id().unwrap_or_default());
-                stored_record(OP, table, r).map(|value| (key, value))
+                let value = stored_record(OP, table, r)?;
+                // `stored_record` has refused a record without a sys_id.
+                Ok((record_key(table, r.sys_id().unwrap_or_default()), value))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let entry = to_js(OP, &changes.entry)?;
