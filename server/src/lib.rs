@@ -148,8 +148,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 /// Starts the instance, prints where it listens (and the demo users), and serves until the
 /// process is interrupted.
 pub async fn serve(config: Config) -> Result<(), StartError> {
+    let demo = config.demo;
     let running = start(config).await?;
     println!("offgrid instance listening on http://{}", running.addr);
+    if demo && running.demo_users.is_empty() {
+        println!("  the database already has data: demo data was not seeded again");
+    }
     for user in &running.demo_users {
         println!(
             "  demo user {:<12} password {:<12} roles {}",

@@ -28,15 +28,6 @@ pub enum Mode {
     Write,
 }
 
-/// A record with the change counter value of its last write.
-#[derive(Clone, Debug)]
-pub struct Row {
-    /// The record.
-    pub record: Record,
-    /// The change counter value of its last insert or update.
-    pub change_seq: i64,
-}
-
 /// A database that runs work in transactions.
 pub trait Storage: Send + Sync {
     /// Runs `work` in one transaction; a write transaction commits when `work` returns `true`
@@ -109,7 +100,7 @@ pub trait Tx {
         &self,
         table: &str,
         since: i64,
-        each: &mut dyn FnMut(Row) -> bool,
+        each: &mut dyn FnMut(Record) -> bool,
     ) -> Result<(), StorageError>;
     /// Calls `each` with the `sys_id` of every record of a table deleted after `since`.
     fn tombstones(
@@ -160,8 +151,8 @@ pub trait Tx {
 /// Every record of a table, in `sys_id` order.
 pub fn all(tx: &dyn Tx, table: &str) -> Result<Vec<Record>, StorageError> {
     let mut out = Vec::new();
-    tx.scan(table, -1, &mut |row| {
-        out.push(row.record);
+    tx.scan(table, -1, &mut |record| {
+        out.push(record);
         true
     })?;
     Ok(out)
@@ -175,9 +166,9 @@ pub fn find_by(
     value: &str,
 ) -> Result<Option<Record>, StorageError> {
     let mut found = None;
-    tx.scan(table, -1, &mut |row| {
-        if row.record.text(field).as_deref() == Some(value) {
-            found = Some(row.record);
+    tx.scan(table, -1, &mut |record| {
+        if record.text(field).as_deref() == Some(value) {
+            found = Some(record);
             return false;
         }
         true

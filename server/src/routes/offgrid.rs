@@ -212,8 +212,8 @@ fn write_feed(
         }
         let mut total = 0u64;
         for (table, query) in &scopes {
-            tx.scan(table, after, &mut |row| {
-                total += u64::from(query.matches(&row.record, ctx));
+            tx.scan(table, after, &mut |record| {
+                total += u64::from(query.matches(&record, ctx));
                 true
             })?;
         }
@@ -221,13 +221,13 @@ fn write_feed(
         feed.line(&json!({"type": "header", "total": total, "watermark": watermark, "full": full}));
         let mut count = 0u64;
         for (table, query) in &scopes {
-            tx.scan(table, after, &mut |row| {
-                if query.matches(&row.record, ctx) {
+            tx.scan(table, after, &mut |record| {
+                if query.matches(&record, ctx) {
                     count += 1;
-                    feed.line(&json!({"type": "record", "table": table, "record": row.record}));
+                    feed.line(&json!({"type": "record", "table": table, "record": record}));
                 } else if !full {
                     // Changed and out of scope: if the device has it, it must go.
-                    let sys_id = row.record.sys_id().unwrap_or_default();
+                    let sys_id = record.sys_id().unwrap_or_default();
                     feed.line(&json!({"type": "delete", "table": table, "sys_id": sys_id}));
                 }
                 !feed.gone

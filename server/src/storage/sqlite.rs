@@ -2,7 +2,7 @@
 //! read a consistent snapshot while the writer goes on (a file database only; an in-memory
 //! database exists only in its one connection, so there everything shares it).
 
-use super::{Mode, Row, Storage, StorageError, Tx};
+use super::{Mode, Storage, StorageError, Tx};
 use offgrid::record::{Record, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
@@ -222,21 +222,19 @@ impl Tx for SqliteTx<'_> {
         &self,
         table: &str,
         since: i64,
-        each: &mut dyn FnMut(Row) -> bool,
+        each: &mut dyn FnMut(Record) -> bool,
     ) -> Result<(), StorageError> {
         let mut stmt = self
             .tx
             .prepare_cached(
-                "SELECT data, change_seq FROM records WHERE table_name = ?1 AND change_seq > ?2
+                "SELECT data FROM records WHERE table_name = ?1 AND change_seq > ?2
                  ORDER BY sys_id",
             )
             .map_err(err)?;
         let mut rows = stmt.query(params![table, since]).map_err(err)?;
         while let Some(row) = rows.next().map_err(err)? {
             let data: String = row.get(0).map_err(err)?;
-            let change_seq: i64 = row.get(1).map_err(err)?;
-            let record = parse_record(&data)?;
-            if !each(Row { record, change_seq }) {
+            if !each(parse_record(&data)?) {
                 break;
             }
         }

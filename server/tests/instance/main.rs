@@ -1,0 +1,12 @@
+//! The instance over loopback HTTP: a real server on an ephemeral port, a real SQLite file in
+//! a temporary directory, demo data from a fixed seed.
+
+mod fixture;
+
+mod actions;
+mod attachments;
+mod auth;
+mod bad_input;
+mod cache;
+mod sync;
+mod table;
