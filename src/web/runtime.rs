@@ -26,6 +26,7 @@ mod http;
 pub mod local_api;
 mod network;
 mod offline;
+mod serial;
 mod syncing;
 
 pub use clock::Clock;
@@ -155,6 +156,8 @@ pub struct Runtime {
     events: Events,
     /// A download is running (one at a time per worker).
     downloading: Cell<bool>,
+    /// Outbox changes made on the device, one at a time.
+    outbox_turn: serial::Serial,
 }
 
 impl Runtime {
@@ -172,6 +175,7 @@ impl Runtime {
             network: Network::default(),
             events: Events::open(),
             downloading: Cell::new(false),
+            outbox_turn: serial::Serial::default(),
         });
         if let Some(user) = runtime.global.get_meta::<UserInfo>(keys::USER).await? {
             let session = runtime.open_session(user).await?;

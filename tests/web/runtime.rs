@@ -376,6 +376,31 @@ async fn actions_queued_offline_change_the_cached_record_and_fill_the_outbox() {
 }
 
 #[wasm_bindgen_test]
+async fn actions_queued_at_the_same_time_get_distinct_seqs_in_order() {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let mut tasks = Vec::new();
+    for n in 0..4 {
+        tasks.push(id(&task("assigned", n).await));
+    }
+    rt.network().force(Some(false));
+    let answers = futures::future::join_all(
+        tasks
+            .iter()
+            .map(|t| act(&rt, "add_work_note", t, json!({"note": "at once"}))),
+    )
+    .await;
+    assert!(answers.iter().all(|(s, _)| *s == 202), "{answers:?}");
+    let seqs: Vec<u64> = outbox(&rt)
+        .await
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
 async fn pages_hear_download_progress_and_outbox_changes() {
     let heard = Rc::new(RefCell::new(Vec::<Value>::new()));
     let channel = BroadcastChannel::new("offgrid").unwrap();

@@ -47,6 +47,7 @@ impl Runtime {
             )));
         }
         let (table, sys_id) = (&invocation.table, &invocation.sys_id);
+        let _turn = self.outbox_turn.turn().await;
         let before = session.db.get_record(table, sys_id).await?;
         let mut store = MemoryStore::new();
         if let Some(record) = &before {
@@ -136,6 +137,7 @@ impl Runtime {
         inputs: Option<Map<String, Value>>,
     ) -> Result<Value, RuntimeError> {
         let session = self.signed_in()?;
+        let _turn = self.outbox_turn.turn().await;
         let mut outbox = session.outbox().await?;
         let entry = outbox
             .get(id)
@@ -197,6 +199,7 @@ impl Runtime {
     /// remaining entries in `seq` order.
     pub(super) async fn delete_entry(&self, id: &str) -> Result<Value, RuntimeError> {
         let session = self.signed_in()?;
+        let _turn = self.outbox_turn.turn().await;
         let mut outbox = session.outbox().await?;
         let entry = outbox.remove(id)?;
         let instance_version = match entry.error.as_ref().and_then(|e| e.record.clone()) {
