@@ -376,6 +376,52 @@ async fn actions_queued_offline_change_the_cached_record_and_fill_the_outbox() {
 }
 
 #[wasm_bindgen_test]
+async fn live_actions_and_online_reads_keep_the_cache_fresh() {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let task_id = id(&task("assigned", 0).await);
+    let (s, body) = act(&rt, "accept_task", &task_id, json!({})).await;
+    assert_eq!(s, 200, "live: {body}");
+    let other_id = id(&task("assigned", 0).await);
+    let (s, _) = instance(
+        "fred.luddy",
+        "PATCH",
+        &format!("/api/now/table/wm_task/{other_id}"),
+        Some(json!({"priority": "1"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // An online read passes the instance's answer through and refreshes the cached copy.
+    let (s, online) = call(
+        &rt,
+        "GET",
+        &format!("/api/now/table/wm_task/{other_id}"),
+        None,
+    )
+    .await;
+    assert_eq!((s, &online["result"]["priority"]), (200, &json!("1")));
+
+    rt.network().force(Some(false));
+    let (_, cached) = call(
+        &rt,
+        "GET",
+        &format!("/api/now/table/wm_task/{task_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(cached["result"]["state"], "accepted", "{cached}");
+    let (_, cached) = call(
+        &rt,
+        "GET",
+        &format!("/api/now/table/wm_task/{other_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(cached["result"]["priority"], "1", "{cached}");
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
 async fn actions_queued_at_the_same_time_get_distinct_seqs_in_order() {
     let (rt, prefix) = signed_in().await;
     download(&rt).await;

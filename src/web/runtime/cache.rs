@@ -228,6 +228,44 @@ impl Runtime {
         Ok(json_response(status, &body, &headers))
     }
 
+    /// A live action's answer on `table`'s record `sys_id`: the records it changed, created
+    /// or deleted replace their cached copies, so the cache does not go stale while the user
+    /// works online. Records with unsynced local changes keep the device's version.
+    pub(super) async fn keep_fresh(
+        &self,
+        session: &Session,
+        table: &str,
+        sys_id: &str,
+        answer: &Value,
+    ) -> Result<(), RuntimeError> {
+        if session.db.cache_meta().await?.is_none() {
+            return Ok(());
+        }
+        let marked = session.outbox().await?.marked();
+        let is_marked = |t: &str, id: &str| marked.contains(&(t.to_string(), id.to_string()));
+        if answer["deleted"] == true && !is_marked(table, sys_id) {
+            session.db.delete_record(table, sys_id).await?;
+        }
+        let mut changed: Vec<(String, Record)> = Vec::new();
+        if let Some(record) = Record::from_value(answer["result"].clone()) {
+            changed.push((table.to_string(), record));
+        }
+        for created in answer["created"].as_array().into_iter().flatten() {
+            if let (Some(table), Some(record)) = (
+                created["table"].as_str(),
+                Record::from_value(created["record"].clone()),
+            ) {
+                changed.push((table.to_string(), record));
+            }
+        }
+        for (table, record) in changed {
+            if record.sys_id().is_some_and(|id| !is_marked(&table, id)) {
+                session.db.put_records(&table, &[record]).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The Table API answered from the cache, with the instance's semantics: the same query
     /// language, records in `sys_id` order before any ORDERBY, offset, limit and fields.
     async fn table_from_cache(

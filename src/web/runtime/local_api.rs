@@ -150,6 +150,11 @@ async fn action(
                 let status = response.status();
                 let text = response_text(&response).await?;
                 let answer = serde_json::from_str(&text).unwrap_or(Value::Null);
+                if let (Some(session), 200..=299) = (&session, status) {
+                    let target = |field: &str| body[field].as_str().unwrap_or_default();
+                    rt.keep_fresh(session, target("table"), target("sys_id"), &answer)
+                        .await?;
+                }
                 return Ok(json_response(status, &answer, &[]));
             }
             // Refused before an answer: the action did not reach the instance, so it is safe
