@@ -382,12 +382,14 @@ async fn live_actions_and_online_reads_keep_the_cache_fresh() {
     let task_id = id(&task("assigned", 0).await);
     let (s, body) = act(&rt, "accept_task", &task_id, json!({})).await;
     assert_eq!(s, 200, "live: {body}");
-    let other_id = id(&task("assigned", 0).await);
+    let other = task("assigned", 0).await;
+    let other_id = id(&other);
+    let description = format!("{} (updated)", other["short_description"].as_str().unwrap());
     let (s, _) = instance(
         "fred.luddy",
         "PATCH",
         &format!("/api/now/table/wm_task/{other_id}"),
-        Some(json!({"priority": "1"})),
+        Some(json!({ "short_description": description })),
     )
     .await;
     assert_eq!(s, 200);
@@ -399,7 +401,10 @@ async fn live_actions_and_online_reads_keep_the_cache_fresh() {
         None,
     )
     .await;
-    assert_eq!((s, &online["result"]["priority"]), (200, &json!("1")));
+    assert_eq!(
+        (s, &online["result"]["short_description"]),
+        (200, &json!(description))
+    );
 
     rt.network().force(Some(false));
     let (_, cached) = call(
@@ -417,7 +422,7 @@ async fn live_actions_and_online_reads_keep_the_cache_fresh() {
         None,
     )
     .await;
-    assert_eq!(cached["result"]["priority"], "1", "{cached}");
+    assert_eq!(cached["result"]["short_description"], description.as_str());
     finish(rt, &prefix).await;
 }
 
