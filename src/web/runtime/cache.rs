@@ -3,7 +3,7 @@
 
 use super::http::json_response;
 use super::network::{request_persistence, storage_estimate};
-use super::{keys, Event, Runtime, RuntimeError, Session};
+use super::{keys, Event, Runtime, RuntimeError, Session, UserInfo};
 use crate::feed::FeedLine;
 use crate::query::Query;
 use crate::record::Record;
@@ -45,22 +45,14 @@ impl Runtime {
                 message: "a download is already running; wait for it to finish".into(),
             });
         }
-        let result = match self.sign_in(user).await {
-            Ok(()) => match self.signed_in() {
-                Ok(session) => self.download_unlocked(&session, full).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        let result = self.download_unlocked(user, full).await;
         self.downloading.set(false);
         result
     }
 
-    async fn download_unlocked(
-        &self,
-        session: &Session,
-        full: bool,
-    ) -> Result<Value, RuntimeError> {
+    async fn download_unlocked(&self, user: UserInfo, full: bool) -> Result<Value, RuntimeError> {
+        self.sign_in(user).await?;
+        let session = self.signed_in()?;
         let previous = session.db.cache_meta().await?;
         check_storage(previous.as_ref()).await?;
         let since = previous
@@ -68,7 +60,7 @@ impl Runtime {
             .filter(|_| !full)
             .map(|m| m.watermark.clone());
         let feed = self.transport.download(since.as_deref()).await?;
-        self.store_feed(session, feed, since.is_some()).await
+        self.store_feed(&session, feed, since.is_some()).await
     }
 
     /// Stores a downloaded feed: staged batch by batch, swapped in only when it is complete.
