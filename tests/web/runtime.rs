@@ -427,6 +427,42 @@ async fn live_actions_and_online_reads_keep_the_cache_fresh() {
 }
 
 #[wasm_bindgen_test]
+async fn two_workers_syncing_at_once_send_each_change_once() {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let task = task("assigned", 0).await;
+    let task_id = id(&task);
+    rt.network().force(Some(false));
+    assert_eq!(act(&rt, "accept_task", &task_id, json!({})).await.0, 202);
+    assert_eq!(act(&rt, "start_work", &task_id, json!({})).await.0, 202);
+    rt.network().force(None);
+    // A second worker (another tab's, or a restarted one) on the same databases.
+    let other = open(&prefix, INSTANCE).await;
+    let (a, b) = futures::future::join(
+        call(&rt, "POST", "/offgrid/sync", None),
+        call(&other, "POST", "/offgrid/sync", None),
+    )
+    .await;
+    let mut applied = 0;
+    for (s, body) in [&a, &b] {
+        match s {
+            200 => applied += body["applied"].as_u64().unwrap(),
+            409 => assert_eq!(body["error"]["code"], "sync_running", "{body}"),
+            _ => panic!("unexpected answer {s}: {body}"),
+        }
+    }
+    assert_eq!(applied, 2, "{a:?} {b:?}");
+    let now = instance_record("wm_task", &task_id).await;
+    assert_eq!(now["state"], "work_in_progress");
+    assert_eq!(
+        now["sys_mod_count"].as_i64(),
+        Some(task["sys_mod_count"].as_i64().unwrap() + 2)
+    );
+    drop(other);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
 async fn actions_queued_at_the_same_time_get_distinct_seqs_in_order() {
     let (rt, prefix) = signed_in().await;
     download(&rt).await;
