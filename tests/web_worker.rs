@@ -8,3 +8,6 @@ mod core;
 
 #[path = "web/idb.rs"]
 mod idb;
+
+#[path = "web/runtime.rs"]
+mod runtime;

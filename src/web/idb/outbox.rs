@@ -138,6 +138,22 @@ impl LocalDb {
         found.map(|js| read_record(OP, js)).transpose()
     }
 
+    /// Replaces a record's shadow: the instance's version moved on (an entry of the record
+    /// applied, or a failed one was rebased on the instance's current record) while later
+    /// entries still wait.
+    pub async fn put_shadow(&self, table: &str, record: &Record) -> Result<(), DbError> {
+        const OP: &str = "save a record's instance version";
+        let value = stored_record(OP, table, record)?;
+        let tx = self.write_strict(&[SHADOW], OP)?;
+        let _request = tx
+            .object_store(SHADOW)
+            .op(OP)?
+            .put(value)
+            .primitive()
+            .op(OP)?;
+        tx.commit().await.op(OP)
+    }
+
     /// Forgets a record's shadow (its outbox entries are gone).
     pub async fn remove_shadow(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
         const OP: &str = "remove a record's instance version";

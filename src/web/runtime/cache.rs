@@ -1,0 +1,360 @@
+//! The offline cache: downloads (staged, swapped in only when complete) and the Table API
+//! answered from it with the instance's query semantics.
+
+use super::http::json_response;
+use super::network::{request_persistence, storage_estimate};
+use super::{keys, Event, Runtime, RuntimeError, Session, UserInfo};
+use crate::feed::FeedLine;
+use crate::query::Query;
+use crate::record::Record;
+use crate::web::idb::{CacheMeta, Staging};
+use crate::web::transport::{response_text, FeedDownload};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use web_sys::{Request, Response};
+
+/// Records written to the staged cache per IndexedDB transaction.
+const BATCH: usize = 500;
+/// Bytes assumed per cached record when checking storage (JSON plus IndexedDB overhead,
+/// twice: the staged copy lives beside the live one until the swap).
+const BYTES_PER_RECORD: f64 = 4096.0;
+/// Free space asked for at least, whatever the cache's size.
+const MIN_FREE_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
+/// The instance's page size when `sysparm_limit` is absent.
+const DEFAULT_LIMIT: usize = 1000;
+
+/// A Table API request: `/api/now/table/{table}[/{sys_id}]`.
+pub(super) struct TableRequest {
+    pub table: String,
+    pub sys_id: Option<String>,
+    pub params: BTreeMap<String, String>,
+}
+
+impl Runtime {
+    /// `POST /offgrid/cache/download`: downloads the cache (only the changes when one is
+    /// present, unless `full`). The instance's configuration is fetched again first, so new
+    /// action definitions, scopes and policy come with the data they apply to.
+    pub(super) async fn download(&self, full: bool) -> Result<Value, RuntimeError> {
+        let user = self.signed_in()?.user.clone();
+        if !self.network.is_up() {
+            return Err(RuntimeError::Offline("downloading the cache"));
+        }
+        if self.downloading.replace(true) {
+            return Err(RuntimeError::Conflict {
+                code: "download_running",
+                message: "a download is already running; wait for it to finish".into(),
+            });
+        }
+        let result = self.download_unlocked(user, full).await;
+        self.downloading.set(false);
+        result
+    }
+
+    async fn download_unlocked(&self, user: UserInfo, full: bool) -> Result<Value, RuntimeError> {
+        self.sign_in(user).await?;
+        let session = self.signed_in()?;
+        let previous = session.db.cache_meta().await?;
+        check_storage(previous.as_ref()).await?;
+        let since = previous
+            .as_ref()
+            .filter(|_| !full)
+            .map(|m| m.watermark.clone());
+        let feed = self.transport.download(since.as_deref()).await?;
+        self.store_feed(&session, feed, since.is_some()).await
+    }
+
+    /// Stores a downloaded feed: staged batch by batch, swapped in only when it is complete.
+    /// Any fault leaves the previous cache as it was.
+    async fn store_feed(
+        &self,
+        session: &Session,
+        mut feed: FeedDownload,
+        incremental: bool,
+    ) -> Result<Value, RuntimeError> {
+        let db = &session.db;
+        let mut staging = if incremental {
+            db.begin_incremental_staging().await?
+        } else {
+            db.begin_staging().await?
+        };
+        let mut batch: Vec<(String, Record)> = Vec::new();
+        while let Some(lines) = feed.next_lines().await? {
+            for line in lines {
+                match line {
+                    FeedLine::Header { full: true, .. } if incremental => {
+                        // The instance sends everything (its watermark was reset): start from
+                        // an empty staging area, not from a copy of the old cache.
+                        staging = db.begin_staging().await?;
+                    }
+                    FeedLine::Record { table, record } => batch.push((table, record)),
+                    FeedLine::Delete { table, sys_id } => {
+                        flush(&staging, &mut batch).await?;
+                        staging.delete(&table, &sys_id).await?;
+                    }
+                    FeedLine::Header { .. } | FeedLine::End { .. } => {}
+                }
+            }
+            if batch.len() >= BATCH {
+                flush(&staging, &mut batch).await?;
+                let (done, total) = feed.progress();
+                self.events.send(Event::DownloadProgress { done, total });
+            }
+        }
+        flush(&staging, &mut batch).await?;
+        let summary = feed.finish()?;
+        let now = self.clock.now();
+        let meta = CacheMeta {
+            watermark: summary.watermark.clone(),
+            downloaded_at: now,
+            expires_at: session.policy.expires_at(now),
+            records: summary.count,
+        };
+        db.swap_in(staging, &meta).await?;
+        self.events.send(Event::DownloadProgress {
+            done: summary.count,
+            total: summary.total,
+        });
+        db.put_meta(keys::LAST_DOWNLOAD, &now).await?;
+        db.delete_meta(keys::SENT_WARNINGS).await?;
+        db.delete_meta(keys::EXPIRED_NOTICE).await?;
+        // The download brought the instance's versions; the user's unsynced changes go back
+        // on top of them.
+        self.reapply_local_changes(session).await?;
+        self.post_status().await;
+        Ok(json!({
+            "full": summary.full,
+            "received": summary.count,
+            "total": summary.total,
+            "watermark": summary.watermark,
+            "downloaded_at": now,
+            "expires_at": meta.expires_at,
+        }))
+    }
+
+    /// Stores a feed the caller already has (a test's corrupt stream, say) exactly as a
+    /// download's would be stored.
+    pub async fn store_feed_response(
+        &self,
+        response: &Response,
+        incremental: bool,
+    ) -> Result<Value, RuntimeError> {
+        let session = self.signed_in()?;
+        let feed = FeedDownload::from_response(response)?;
+        self.store_feed(&session, feed, incremental).await
+    }
+
+    /// `GET /api/now/table/...`: the network when online and offline mode is off (refreshing
+    /// the cached copies), else the cache.
+    pub(super) async fn table_get(
+        &self,
+        request: &Request,
+        path: &str,
+        table: TableRequest,
+    ) -> Result<Response, RuntimeError> {
+        let session = self.session();
+        let online = session.as_ref().is_none_or(|s| !s.offline_mode.get());
+        if online && self.network.is_up() {
+            match self.transport.forward(request, path).await {
+                Ok(response) => return self.refreshed(session.as_deref(), response, &table).await,
+                Err(e) if e.is_network() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let session = session.ok_or(RuntimeError::NotSignedIn)?;
+        self.table_from_cache(&session, &table).await
+    }
+
+    /// The instance's answer, passed on; the records in it that the cache holds are updated
+    /// on the way (whole records only, and not those with unsynced local changes).
+    async fn refreshed(
+        &self,
+        session: Option<&Session>,
+        response: Response,
+        table: &TableRequest,
+    ) -> Result<Response, RuntimeError> {
+        let Some(session) = session else {
+            return Ok(response);
+        };
+        if !response.ok()
+            || table.params.contains_key("sysparm_fields")
+            || session.db.cache_meta().await?.is_none()
+        {
+            return Ok(response);
+        }
+        let status = response.status();
+        let total = response.headers().get("X-Total-Count").ok().flatten();
+        let text = response_text(&response).await?;
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let records: Vec<Record> = match &body["result"] {
+            Value::Array(items) => items
+                .iter()
+                .cloned()
+                .filter_map(Record::from_value)
+                .collect(),
+            one @ Value::Object(_) => Record::from_value(one.clone()).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        let marked = session.outbox().await?.marked();
+        // One read of the table rather than one per record.
+        let cached: BTreeSet<String> = session
+            .db
+            .table_records(&table.table)
+            .await?
+            .iter()
+            .filter_map(|r| r.sys_id().map(str::to_string))
+            .collect();
+        let fresh: Vec<Record> = records
+            .into_iter()
+            .filter(|r| {
+                r.sys_id().is_some_and(|id| {
+                    cached.contains(id) && !marked.contains(&(table.table.clone(), id.to_string()))
+                })
+            })
+            .collect();
+        if !fresh.is_empty() {
+            session.db.put_records(&table.table, &fresh).await?;
+        }
+        let headers: Vec<(&str, String)> = total
+            .map(|t| vec![("X-Total-Count", t)])
+            .unwrap_or_default();
+        Ok(json_response(status, &body, &headers))
+    }
+
+    /// A live action's answer on `table`'s record `sys_id`: the records it changed, created
+    /// or deleted replace their cached copies, so the cache does not go stale while the user
+    /// works online. Records with unsynced local changes keep the device's version.
+    pub(super) async fn keep_fresh(
+        &self,
+        session: &Session,
+        table: &str,
+        sys_id: &str,
+        answer: &Value,
+    ) -> Result<(), RuntimeError> {
+        if session.db.cache_meta().await?.is_none() {
+            return Ok(());
+        }
+        let marked = session.outbox().await?.marked();
+        let is_marked = |t: &str, id: &str| marked.contains(&(t.to_string(), id.to_string()));
+        if answer["deleted"] == true && !is_marked(table, sys_id) {
+            session.db.delete_record(table, sys_id).await?;
+        }
+        let mut changed: Vec<(String, Record)> = Vec::new();
+        if let Some(record) = Record::from_value(answer["result"].clone()) {
+            changed.push((table.to_string(), record));
+        }
+        for created in answer["created"].as_array().into_iter().flatten() {
+            if let (Some(table), Some(record)) = (
+                created["table"].as_str(),
+                Record::from_value(created["record"].clone()),
+            ) {
+                changed.push((table.to_string(), record));
+            }
+        }
+        for (table, record) in changed {
+            if record.sys_id().is_some_and(|id| !is_marked(&table, id)) {
+                session.db.put_records(&table, &[record]).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The Table API answered from the cache, with the instance's semantics: the same query
+    /// language, records in `sys_id` order before any ORDERBY, offset, limit and fields.
+    async fn table_from_cache(
+        &self,
+        session: &Session,
+        request: &TableRequest,
+    ) -> Result<Response, RuntimeError> {
+        let source = ("X-Offgrid-Source", "cache".to_string());
+        if let Some(sys_id) = &request.sys_id {
+            return match session.db.get_record(&request.table, sys_id).await? {
+                Some(record) => Ok(json_response(200, &json!({"result": record}), &[source])),
+                None => Err(RuntimeError::NotCached {
+                    table: request.table.clone(),
+                    sys_id: sys_id.clone(),
+                }),
+            };
+        }
+        let query = Query::parse(
+            request
+                .params
+                .get("sysparm_query")
+                .map_or("", String::as_str),
+        )?;
+        let limit = number(&request.params, "sysparm_limit")?.unwrap_or(DEFAULT_LIMIT);
+        let offset = number(&request.params, "sysparm_offset")?.unwrap_or(0);
+        let fields: Option<Vec<String>> = request.params.get("sysparm_fields").map(|f| {
+            f.split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect()
+        });
+        if session.db.cache_meta().await?.is_none() {
+            return Err(RuntimeError::NoCache);
+        }
+        let mut records = session.db.table_records(&request.table).await?;
+        records.sort_by(|a, b| a.sys_id().cmp(&b.sys_id()));
+        let selected = query.select(records, &session.ctx());
+        let total = selected.len();
+        let page: Vec<Value> = selected
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|mut r| {
+                if let Some(fields) = &fields {
+                    r.0.retain(|k, _| fields.iter().any(|f| f == k));
+                }
+                r.into_value()
+            })
+            .collect();
+        Ok(json_response(
+            200,
+            &json!({ "result": page }),
+            &[source, ("X-Total-Count", total.to_string())],
+        ))
+    }
+}
+
+async fn flush(
+    staging: &Staging<'_>,
+    batch: &mut Vec<(String, Record)>,
+) -> Result<(), RuntimeError> {
+    if !batch.is_empty() {
+        staging.put_batch(batch).await?;
+        batch.clear();
+    }
+    Ok(())
+}
+
+/// Refuses a download when storage is short, before anything is touched; asks for persistent
+/// storage so the browser keeps the cache and outbox under pressure.
+async fn check_storage(previous: Option<&CacheMeta>) -> Result<(), RuntimeError> {
+    // Whether persistence was granted changes nothing here; the status shows storage faults.
+    let _ = request_persistence().await;
+    let Some(estimate) = storage_estimate().await else {
+        return Ok(());
+    };
+    let records = previous.map_or(0, |m| m.records) as f64;
+    let needed = (records * BYTES_PER_RECORD * 2.0).max(MIN_FREE_BYTES);
+    if estimate.free() < needed {
+        return Err(RuntimeError::Quota {
+            free_mb: estimate.free() / 1_048_576.0,
+            needed_mb: needed / 1_048_576.0,
+        });
+    }
+    Ok(())
+}
+
+fn number(params: &BTreeMap<String, String>, name: &str) -> Result<Option<usize>, RuntimeError> {
+    params
+        .get(name)
+        .map(|v| {
+            v.trim().parse::<usize>().map_err(|_| {
+                RuntimeError::BadRequest(format!(
+                    "{name} must be a non-negative integer, not {v:?}"
+                ))
+            })
+        })
+        .transpose()
+}

@@ -1,0 +1,135 @@
+//! What the runtime checks on its own: cache expiry (warnings, then deletion) and scheduled
+//! downloads. Run at worker start, on a page's heartbeat, on Periodic Background Sync and on
+//! a timer while the worker lives.
+
+use super::{keys, Event, Runtime, RuntimeError, Session};
+use crate::schedule::{self, Decision};
+use crate::web::idb::CacheMeta;
+use serde_json::{json, Value};
+
+impl Runtime {
+    /// Expiry, then the schedule. Faults are left for the next run: they show in the status.
+    pub async fn housekeeping(&self) {
+        let Some(session) = self.session() else {
+            return;
+        };
+        let _ = self.check_expiry(&session).await;
+        let _ = self.check_schedule(&session).await;
+    }
+
+    /// Gives the expiry warnings that are due (once each), or deletes an expired cache,
+    /// keeping the outbox. Returns the warnings given.
+    pub async fn expiry_check(&self) -> Result<Vec<Value>, RuntimeError> {
+        let session = self.signed_in()?;
+        self.check_expiry(&session).await
+    }
+
+    /// Decides about the schedule now, and downloads when it says so. Returns the decision.
+    pub async fn schedule_check(&self) -> Result<Decision, RuntimeError> {
+        let session = self.signed_in()?;
+        self.check_schedule(&session).await
+    }
+
+    async fn check_expiry(&self, session: &Session) -> Result<Vec<Value>, RuntimeError> {
+        let Some(meta) = session.db.cache_meta().await? else {
+            return Ok(Vec::new());
+        };
+        let now = self.clock.now();
+        let policy = &session.policy;
+        if policy.is_expired(meta.downloaded_at, now) {
+            // Only the cache goes: the outbox holds the user's own changes, which offgrid
+            // never drops (whatever `keep_outbox_on_expiry` says, they are kept and shown).
+            session.db.clear_cache().await?;
+            session.db.delete_meta(keys::SENT_WARNINGS).await?;
+            let unsynced = session.outbox().await?.entries().len();
+            let notice = json!({
+                "expired": true,
+                "expires_at": meta.expires_at,
+                "unsynced": unsynced,
+                "message": expired_message(unsynced),
+            });
+            session.db.put_meta(keys::EXPIRED_NOTICE, &notice).await?;
+            self.events.send(Event::ExpiryWarning(notice.clone()));
+            self.post_status().await;
+            return Ok(vec![notice]);
+        }
+        let mut sent: Vec<i64> = session
+            .db
+            .get_meta(keys::SENT_WARNINGS)
+            .await?
+            .unwrap_or_default();
+        let due = policy.due_warnings(meta.downloaded_at, now, &sent);
+        let mut given = Vec::new();
+        for warning in due {
+            sent.push(warning.before_s);
+            let value = serde_json::to_value(&warning).unwrap_or_default();
+            self.events.send(Event::ExpiryWarning(value.clone()));
+            given.push(value);
+        }
+        if !given.is_empty() {
+            session.db.put_meta(keys::SENT_WARNINGS, &sent).await?;
+        }
+        Ok(given)
+    }
+
+    async fn check_schedule(&self, session: &Session) -> Result<Decision, RuntimeError> {
+        let now = self.clock.now();
+        let last = session.db.get_meta(keys::LAST_DOWNLOAD).await?;
+        let connection = self.network.connection_type();
+        let decision = schedule::decide(&session.schedule(), now, last, connection.as_deref());
+        if decision == Decision::Download && self.network.is_up() {
+            self.download(false).await?;
+        }
+        Ok(decision)
+    }
+
+    /// The status's warnings: expiry coming or passed, and a Wi-Fi-only schedule the browser
+    /// cannot honour.
+    pub(super) async fn warnings(
+        &self,
+        session: &Session,
+        meta: Option<&CacheMeta>,
+        unsynced: usize,
+    ) -> Result<Vec<Value>, RuntimeError> {
+        let now = self.clock.now();
+        let mut warnings = Vec::new();
+        if let Some(meta) = meta {
+            // The most urgent threshold crossed so far, whether or not its event went out.
+            if let Some(warning) = session
+                .policy
+                .due_warnings(meta.downloaded_at, now, &[])
+                .into_iter()
+                .next()
+            {
+                warnings.push(json!({"code": "expiry", "message": warning.message, "expires_at": warning.expires_at}));
+            }
+        } else if let Some(mut notice) = session.db.get_meta::<Value>(keys::EXPIRED_NOTICE).await? {
+            notice["unsynced"] = json!(unsynced);
+            notice["message"] = json!(expired_message(unsynced));
+            notice["code"] = json!("expired");
+            warnings.push(notice);
+        }
+        let schedule = session.schedule();
+        if schedule.enabled && schedule.wifi_only {
+            let last = session.db.get_meta(keys::LAST_DOWNLOAD).await?;
+            let connection = self.network.connection_type();
+            if schedule::decide(&schedule, now, last, connection.as_deref())
+                == Decision::ConnectionUnknown
+            {
+                warnings.push(json!({
+                    "code": "connection_unknown",
+                    "message": "this browser does not report whether it is on Wi-Fi, so Wi-Fi-only scheduled downloads do not run; turn Wi-Fi only off or download by hand",
+                }));
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+fn expired_message(unsynced: usize) -> String {
+    if unsynced == 0 {
+        "the offline cache expired and was deleted; download it again before working offline".into()
+    } else {
+        format!("the offline cache expired and was deleted; your {unsynced} unsynced change(s) are kept and will sync when you are online")
+    }
+}

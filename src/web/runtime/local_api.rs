@@ -1,0 +1,226 @@
+//! The local API (SPEC 7.2): which requests of the app the runtime answers, and how.
+//!
+//! - `/api/offgrid/login`, `/api/offgrid/logout`: passed to the instance, remembered here.
+//! - `GET /api/now/table/...`: the network, or the cache with the same query semantics.
+//! - `POST /api/offgrid/actions/{name}`: live on the instance, or run offline and queued.
+//! - `/offgrid/...`: answered by the runtime alone (status, mode, download, outbox, sync,
+//!   drafts, settings, logout).
+//! - Any other path: passed to the instance.
+
+use super::cache::TableRequest;
+use super::http::{json_response, ok};
+use super::offline::Invocation;
+use super::{Runtime, RuntimeError};
+use crate::web::transport::{js_text, response_text};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, Response, Url};
+
+/// Answers one request; faults become error answers in the SPEC's JSON shape.
+pub async fn route(runtime: &Runtime, request: Request) -> Response {
+    match dispatch(runtime, &request).await {
+        Ok(response) => response,
+        Err(e) => e.to_api().response(),
+    }
+}
+
+async fn dispatch(rt: &Runtime, request: &Request) -> Result<Response, RuntimeError> {
+    let url = Url::new(&request.url())
+        .map_err(|e| RuntimeError::BadRequest(format!("not a URL: {}", js_text(&e))))?;
+    let path = url.pathname();
+    let search = url.search();
+    let path_and_query = format!("{path}{search}");
+    let params = query_params(&search);
+    let method = request.method();
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(decode)
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["api", "offgrid", "login"]) => rt.login(request, &path_and_query).await,
+        ("POST", ["api", "offgrid", "logout"]) => rt.api_logout(request, &path_and_query).await,
+        ("GET", ["api", "now", "table", table]) => {
+            rt.table_get(request, &path_and_query, table_request(table, None, params))
+                .await
+        }
+        ("GET", ["api", "now", "table", table, sys_id]) => {
+            let table = table_request(table, Some(sys_id), params);
+            rt.table_get(request, &path_and_query, table).await
+        }
+        ("POST", ["api", "offgrid", "actions", name]) => {
+            action(rt, request, &path_and_query, name).await
+        }
+        (_, ["offgrid", ..]) => local(rt, request, &method, &segments[1..], &params).await,
+        _ => Ok(rt.transport.forward(request, &path_and_query).await?),
+    }
+}
+
+/// `/offgrid/...`: the runtime's own endpoints.
+async fn local(
+    rt: &Runtime,
+    request: &Request,
+    method: &str,
+    path: &[&str],
+    params: &BTreeMap<String, String>,
+) -> Result<Response, RuntimeError> {
+    let answer = match (method, path) {
+        ("GET", ["status"]) => rt.status().await?,
+        ("POST", ["mode"]) => {
+            let body = body_json(request).await?;
+            let offline = body["offline"].as_bool().ok_or_else(|| {
+                RuntimeError::BadRequest("send {\"offline\": true} or {\"offline\": false}".into())
+            })?;
+            rt.set_mode(offline).await?
+        }
+        ("POST", ["cache", "download"]) => {
+            let full = params.get("full").is_some_and(|v| v == "true" || v == "1");
+            rt.download(full).await?
+        }
+        ("GET", ["outbox"]) => {
+            let session = rt.signed_in()?;
+            let outbox = session.outbox().await?;
+            json!({ "entries": outbox.entries(), "counts": super::counts_json(&outbox.counts()) })
+        }
+        ("POST", ["sync"]) => {
+            let session = rt.signed_in()?;
+            rt.sync(&session).await?
+        }
+        ("POST", ["outbox", id, "resolve"]) => {
+            let body = body_json(request).await?;
+            let inputs = match &body["inputs"] {
+                Value::Null => None,
+                Value::Object(map) => Some(map.clone()),
+                _ => return Err(RuntimeError::BadRequest("inputs must be an object".into())),
+            };
+            rt.resolve(id, inputs).await?
+        }
+        ("DELETE", ["outbox", id]) => rt.delete_entry(id).await?,
+        ("GET", ["drafts", key]) => {
+            let session = rt.signed_in()?;
+            match session.db.get_draft(key).await? {
+                Some(draft) => json!({ "key": key, "draft": draft }),
+                None => return Err(RuntimeError::NotFound(format!("there is no draft {key:?}"))),
+            }
+        }
+        ("PUT", ["drafts", key]) => {
+            let session = rt.signed_in()?;
+            let draft = body_json(request).await?;
+            session.db.put_draft(key, &draft).await?;
+            json!({ "key": key, "saved": true })
+        }
+        ("DELETE", ["drafts", key]) => {
+            let session = rt.signed_in()?;
+            session.db.delete_draft(key).await?;
+            json!({ "key": key, "deleted": true })
+        }
+        ("PUT", ["settings"]) => rt.put_settings(&body_json(request).await?).await?,
+        ("POST", ["logout"]) => {
+            let body = body_json(request).await?;
+            rt.logout(body["discard_unsynced"].as_bool().unwrap_or(false))
+                .await?
+        }
+        _ => {
+            return Ok(super::ApiError::not_found(format!(
+                "the service worker has no endpoint {method} /offgrid/{}",
+                path.join("/")
+            ))
+            .response())
+        }
+    };
+    Ok(ok(&answer))
+}
+
+/// `POST /api/offgrid/actions/{name}`: live when online and offline mode is off; offline (run
+/// on the device and queued, `202`) otherwise, and when the instance cannot be reached.
+async fn action(
+    rt: &Runtime,
+    request: &Request,
+    path: &str,
+    name: &str,
+) -> Result<Response, RuntimeError> {
+    let body = body_json(request).await?;
+    let session = rt.session();
+    let online = session.as_ref().is_none_or(|s| !s.offline_mode.get());
+    if online && rt.network.is_up() {
+        match rt.transport.send("POST", path, Some(&body)).await {
+            Ok(response) => {
+                let status = response.status();
+                let text = response_text(&response).await?;
+                let answer = serde_json::from_str(&text).unwrap_or(Value::Null);
+                if let (Some(session), 200..=299) = (&session, status) {
+                    let target = |field: &str| body[field].as_str().unwrap_or_default();
+                    rt.keep_fresh(session, target("table"), target("sys_id"), &answer)
+                        .await?;
+                }
+                return Ok(json_response(status, &answer, &[]));
+            }
+            // Refused before an answer: the action did not reach the instance, so it is safe
+            // to queue. (A timeout is not: the instance may have run it.)
+            Err(crate::web::transport::FetchError::Network(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let session = session.ok_or(RuntimeError::NotSignedIn)?;
+    let invocation: Invocation = serde_json::from_value(body).map_err(|e| {
+        RuntimeError::BadRequest(format!(
+            "an action call is {{\"table\", \"sys_id\", \"inputs\"}}: {e}"
+        ))
+    })?;
+    let answer = rt.offline_action(&session, name, invocation).await?;
+    Ok(json_response(202, &answer, &[]))
+}
+
+fn table_request(
+    table: &str,
+    sys_id: Option<&str>,
+    params: BTreeMap<String, String>,
+) -> TableRequest {
+    TableRequest {
+        table: table.to_string(),
+        sys_id: sys_id.map(str::to_string),
+        params,
+    }
+}
+
+/// The request's body as JSON; an empty body is an empty object.
+async fn body_json(request: &Request) -> Result<Value, RuntimeError> {
+    let promise = request.text().map_err(|e| {
+        RuntimeError::BadRequest(format!("the body cannot be read: {}", js_text(&e)))
+    })?;
+    let text = JsFuture::from(promise)
+        .await
+        .map_err(|e| RuntimeError::BadRequest(format!("the body cannot be read: {}", js_text(&e))))?
+        .as_string()
+        .unwrap_or_default();
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| RuntimeError::BadRequest(format!("the body is not JSON: {e}")))
+}
+
+/// `?a=1&b=x%20y` as a map (the last of repeated names wins, as on the instance).
+fn query_params(search: &str) -> BTreeMap<String, String> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                decode(&name.replace('+', " ")),
+                decode(&value.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+/// Percent-decodes; malformed escapes are kept as they are.
+fn decode(text: &str) -> String {
+    js_sys::decode_uri_component(text)
+        .map(String::from)
+        .unwrap_or_else(|_| text.to_string())
+}

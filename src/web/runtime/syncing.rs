@@ -1,0 +1,118 @@
+//! Sync All: the core's driver ([`sync_all`]) over the user's IndexedDB outbox and the
+//! instance's `POST /api/offgrid/sync`, one run at a time across tabs and worker restarts
+//! (the IndexedDB lease).
+
+use super::offline::record_entries;
+use super::{Event, Runtime, RuntimeError, Session};
+use crate::outbox::{Entry, Outbox};
+use crate::record::Record;
+use crate::sync::{sync_all, OutboxStore, SyncError, SyncOptions};
+use crate::web::idb::LocalDb;
+use serde_json::{json, Value};
+
+/// How long a sync lease holds before another worker may take it (a worker killed mid-sync
+/// does not block syncing longer than this).
+const LEASE_TTL_MS: f64 = 5.0 * 60.0 * 1000.0;
+
+/// The user's outbox as the driver sees it; remembers the instance's records that came back,
+/// so the local view is rebuilt from them once the run is over.
+struct DeviceOutbox<'a> {
+    db: &'a LocalDb,
+    returned: Vec<(String, Record)>,
+}
+
+impl OutboxStore for DeviceOutbox<'_> {
+    async fn load(&mut self) -> Result<Outbox, SyncError> {
+        let entries = self.db.outbox_entries().await.map_err(storage)?;
+        Ok(Outbox::from_entries(entries))
+    }
+
+    async fn save(&mut self, changed: &[Entry], removed: &[String]) -> Result<(), SyncError> {
+        self.db.save_outbox(changed, removed).await.map_err(storage)
+    }
+
+    async fn apply_result_record(&mut self, table: &str, record: &Record) -> Result<(), SyncError> {
+        self.returned.push((table.to_string(), record.clone()));
+        Ok(())
+    }
+}
+
+fn storage(e: crate::web::idb::DbError) -> SyncError {
+    SyncError::Storage(e.to_string())
+}
+
+impl Runtime {
+    /// Sync All: `{"applied","failed","blocked","remaining"}` (and why a run stopped early).
+    pub(super) async fn sync(&self, session: &Session) -> Result<Value, RuntimeError> {
+        if !self.network.is_up() {
+            return Err(RuntimeError::Offline("syncing"));
+        }
+        let db = &session.db;
+        if !db
+            .acquire_lease(&self.holder, self.clock.now_ms(), LEASE_TTL_MS)
+            .await?
+        {
+            return Err(RuntimeError::Conflict {
+                code: "sync_running",
+                message:
+                    "another sync is running (in another tab or worker); try again in a moment"
+                        .into(),
+            });
+        }
+        let mut outbox = DeviceOutbox {
+            db,
+            returned: Vec::new(),
+        };
+        let mut transport = self.transport.clone();
+        let result = sync_all(
+            &mut outbox,
+            &mut transport,
+            &SyncOptions::new(self.clock.now()),
+        )
+        .await;
+        // An unreleased lease expires by itself; releasing early only saves the wait.
+        let _ = db.release_lease(&self.holder).await;
+        let report = result?;
+        self.absorb_returned(session, outbox.returned).await?;
+        let mut answer = serde_json::to_value(&report).unwrap_or_default();
+        self.events.send(Event::SyncProgress(answer.clone()));
+        self.post_outbox_changed(session).await;
+        let left = session.outbox().await?;
+        // Cleared only after a run that sent something: an idle sync at worker start must
+        // not throw away a cache the user downloaded for when the network goes.
+        let cleared = report.applied > 0
+            && left.is_empty()
+            && session.policy.clear_cache_after_sync
+            && !session.offline_mode.get()
+            && self.network.is_up()
+            && db.cache_meta().await?.is_some();
+        if cleared {
+            db.clear_cache().await?;
+        }
+        answer["cache_cleared"] = json!(cleared);
+        self.post_status().await;
+        Ok(answer)
+    }
+
+    /// The instance's versions of synced records become the local view. (The driver returns
+    /// only records with no entries left; replaying covers any added meanwhile.)
+    async fn absorb_returned(
+        &self,
+        session: &Session,
+        returned: Vec<(String, Record)>,
+    ) -> Result<(), RuntimeError> {
+        let outbox = session.outbox().await?;
+        for (table, record) in returned {
+            let Some(sys_id) = record.sys_id().map(str::to_string) else {
+                continue;
+            };
+            let entries = record_entries(&outbox, &table, &sys_id);
+            if entries.is_empty() {
+                session.db.remove_shadow(&table, &sys_id).await?;
+            }
+            self.rebuild_record(session, &table, &sys_id, Some(&record), &entries)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+// offgrid's service worker: a small shim around the wasm runtime.
+//
+// Handlers are registered synchronously on the script's first run (the browser requires it);
+// the wasm initialises asynchronously, so every handler waits on `ready`. The wasm is
+// precached on install and initialised from Cache Storage, because the worker's own fetch()
+// never passes through its own fetch handler: offline, a plain init() would fail.
+import init, { start, handle_fetch, on_sync, on_periodic_sync, on_message } from '/pkg/offgrid.js';
+
+const SHELL_CACHE = 'offgrid-shell-v1';
+const WASM = '/pkg/offgrid_bg.wasm';
+const SHELL = ['/', '/index.html', '/app.js', '/app.css', '/manifest.webmanifest', '/icon.svg', '/pkg/offgrid.js', WASM];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(
+    caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(names.filter((n) => n !== SHELL_CACHE).map((n) => caches.delete(n))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+async function boot() {
+  const cached = await caches.match(WASM);
+  try {
+    await init({ module_or_path: cached ?? WASM });
+  } catch (e) {
+    // A damaged cached copy: the network's, if there is one.
+    await init({ module_or_path: WASM });
+  }
+  await start({ instance: '', db_prefix: 'offgrid' });
+}
+
+const ready = boot();
+ready.catch((e) => console.error('offgrid: the runtime did not start', e));
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith('/offgrid/') || url.pathname.startsWith('/api/')) {
+    event.respondWith(ready.then(() => handle_fetch(event.request)));
+    return;
+  }
+  // The app shell: cache first, so the app opens offline.
+  event.respondWith(caches.match(event.request).then((hit) => hit ?? fetch(event.request)));
+});
+
+self.addEventListener('sync', (event) => {
+  event.waitUntil(ready.then(() => on_sync(event.tag)));
+});
+
+self.addEventListener('periodicsync', (event) => {
+  event.waitUntil(ready.then(() => on_periodic_sync(event.tag)));
+});
+
+self.addEventListener('message', (event) => {
+  event.waitUntil(ready.then(() => on_message(event.data)));
+});
