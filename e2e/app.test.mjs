@@ -3,6 +3,9 @@
 // registers, precaches the shell and the wasm, the app opens with no network, a worker killed
 // while offline starts again from Cache Storage, and the outbox syncs exactly once.
 //
+// The second test drives the page itself: the offline-mode switch, the task list's Accept
+// button, the marked (patterned) task and the outbox list.
+//
 // Run with `make e2e` (it builds pkg/ and the instance first).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,4 +148,47 @@ test('the app signs in through the worker, works offline and syncs exactly once'
   assert.equal(again.body.applied, 0);
   const still = await instance(`/api/now/table/wm_task/${task.sys_id}`);
   assert.equal(still.body.result.sys_mod_count, after.body.result.sys_mod_count);
+});
+
+test('the page works offline through its own controls and syncs when offline mode is turned off', async () => {
+  const ui = await browser.newContext();
+  const p = await ui.newPage();
+  const statusLine = () => p.textContent('#status-line');
+  try {
+    await p.goto(BASE + '/');
+    await p.waitForSelector('#login:not([hidden])', { timeout: 30000 });
+    await p.fill('input[name=user_name]', USER);
+    await p.fill('input[name=password]', USER);
+    await p.click('#login-form button');
+    await p.waitForSelector('#tasks li', { timeout: 30000 });
+    assert.match(await statusLine(), /no offline cache/);
+
+    // Turning offline mode on downloads the cache first.
+    await p.check('#offline-switch');
+    await p.waitForFunction(() => /cache: \d+ records/.test(document.querySelector('#status-line').textContent), null, { timeout: 30000 });
+
+    // No network, worker stopped: the reload is answered from Cache Storage and IndexedDB.
+    await ui.setOffline(true);
+    const cdp = await ui.newCDPSession(p);
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    await p.reload();
+    await p.waitForSelector('#tasks li', { timeout: 30000 });
+    assert.match(await statusLine(), /cache: \d+ records/);
+
+    // Accept a task offline: it waits in the outbox and the task is marked.
+    await p.locator('#tasks li button', { hasText: 'Accept' }).first().click();
+    await p.waitForSelector('#outbox li', { timeout: 10000 });
+    assert.match(await p.textContent('#outbox'), /accept_task · pending/);
+    await p.waitForSelector('#tasks li.marked', { timeout: 10000 });
+    assert.equal(await p.locator('#tasks li.marked').count(), 1);
+
+    // Online again, offline mode off: the outbox syncs and the cache is cleared (policy default).
+    await ui.setOffline(false);
+    await p.uncheck('#offline-switch');
+    await p.waitForFunction(() => document.querySelectorAll('#outbox li').length === 0, null, { timeout: 30000 });
+    await p.waitForFunction(() => /no offline cache/.test(document.querySelector('#status-line').textContent), null, { timeout: 30000 });
+  } finally {
+    await ui.close();
+  }
 });
