@@ -33,7 +33,7 @@ pub use clock::Clock;
 pub use error::RuntimeError;
 pub use events::{Event, Events};
 pub use http::ApiError;
-pub use network::Network;
+pub use network::{Network, StorageEstimate};
 
 use crate::action::ActionSet;
 use crate::outbox::Outbox;

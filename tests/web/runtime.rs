@@ -15,7 +15,7 @@ use offgrid::outbox::{Entry, Outbox};
 use offgrid::record::{new_sys_id, Timestamp};
 use offgrid::schedule::Decision;
 use offgrid::web::idb::LocalDb;
-use offgrid::web::runtime::{Runtime, RuntimeConfig};
+use offgrid::web::runtime::{Runtime, RuntimeConfig, StorageEstimate};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -876,6 +876,35 @@ async fn a_failed_download_leaves_the_previous_cache() {
     assert_eq!(status(&rt).await["cache"], before);
     rt.network().force(Some(false));
     assert_eq!(ids(&call(&rt, "GET", scope_path, None).await.1), cached);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_download_refused_for_lack_of_space_harms_neither_cache_nor_outbox() {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let task_id = id(&task("assigned", 0).await);
+    rt.network().force(Some(false));
+    assert_eq!(act(&rt, "accept_task", &task_id, json!({})).await.0, 202);
+    let before_cache = status(&rt).await["cache"].clone();
+    let before_outbox = outbox(&rt).await;
+    let scope_path = "/api/now/table/wm_task?sysparm_query=ORDERBYnumber";
+    let cached = call(&rt, "GET", scope_path, None).await.1;
+    rt.network().force(None);
+
+    rt.network().force_storage(Some(StorageEstimate {
+        usage: 999_000_000.0,
+        quota: 1_000_000_000.0,
+    }));
+    let (s, body) = call(&rt, "POST", "/offgrid/cache/download?full=true", None).await;
+    assert_eq!(s, 507, "{body}");
+    assert_eq!(body["error"]["code"], "quota", "{body}");
+    rt.network().force_storage(None);
+
+    assert_eq!(status(&rt).await["cache"], before_cache);
+    assert_eq!(outbox(&rt).await, before_outbox);
+    rt.network().force(Some(false));
+    assert_eq!(call(&rt, "GET", scope_path, None).await.1, cached);
     finish(rt, &prefix).await;
 }
 

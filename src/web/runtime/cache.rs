@@ -2,7 +2,7 @@
 //! answered from it with the instance's query semantics.
 
 use super::http::json_response;
-use super::network::{request_persistence, storage_estimate};
+use super::network::{request_persistence, Network};
 use super::{keys, Event, Runtime, RuntimeError, Session, UserInfo};
 use crate::feed::FeedLine;
 use crate::query::Query;
@@ -54,7 +54,7 @@ impl Runtime {
         self.sign_in(user).await?;
         let session = self.signed_in()?;
         let previous = session.db.cache_meta().await?;
-        check_storage(previous.as_ref()).await?;
+        check_storage(&self.network, previous.as_ref()).await?;
         let since = previous
             .as_ref()
             .filter(|_| !full)
@@ -329,10 +329,13 @@ async fn flush(
 
 /// Refuses a download when storage is short, before anything is touched; asks for persistent
 /// storage so the browser keeps the cache and outbox under pressure.
-async fn check_storage(previous: Option<&CacheMeta>) -> Result<(), RuntimeError> {
+async fn check_storage(
+    network: &Network,
+    previous: Option<&CacheMeta>,
+) -> Result<(), RuntimeError> {
     // Whether persistence was granted changes nothing here; the status shows storage faults.
     let _ = request_persistence().await;
-    let Some(estimate) = storage_estimate().await else {
+    let Some(estimate) = network.storage_estimate().await else {
         return Ok(());
     };
     let records = previous.map_or(0, |m| m.records) as f64;

@@ -10,10 +10,11 @@ use std::cell::Cell;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// The network as the runtime sees it.
+/// The network and storage as the runtime sees them.
 #[derive(Debug, Default)]
 pub struct Network {
     forced: Cell<Option<bool>>,
+    forced_storage: Cell<Option<StorageEstimate>>,
 }
 
 impl Network {
@@ -32,6 +33,22 @@ impl Network {
     /// forced-down network must behave exactly like a real outage for the runtime.
     pub fn force(&self, up: Option<bool>) {
         self.forced.set(up);
+    }
+
+    /// `navigator.storage.estimate()`, unless forced; `None` where the browser has no
+    /// Storage API.
+    pub async fn storage_estimate(&self) -> Option<StorageEstimate> {
+        match self.forced_storage.get() {
+            Some(forced) => Some(forced),
+            None => storage_estimate().await,
+        }
+    }
+
+    /// Forces what the storage estimate reports (`None`: the browser's again). Tests use it:
+    /// Chromium's quota override over CDP does not reach `estimate()`, and a full disk cannot
+    /// be made on demand, yet the `quota` refusal must be shown to harm nothing.
+    pub fn force_storage(&self, estimate: Option<StorageEstimate>) {
+        self.forced_storage.set(estimate);
     }
 
     /// `navigator.connection.type` (`wifi`, `cellular`, ...), `None` where the browser does
@@ -61,7 +78,7 @@ impl StorageEstimate {
 }
 
 /// `navigator.storage.estimate()`; `None` where the browser has no Storage API.
-pub async fn storage_estimate() -> Option<StorageEstimate> {
+async fn storage_estimate() -> Option<StorageEstimate> {
     let result = call_storage("estimate").await?;
     let number = |name: &str| property(&result, name).and_then(|v| v.as_f64());
     Some(StorageEstimate {
