@@ -43,7 +43,7 @@ pub fn start(config: JsValue) -> Promise {
         RUNTIME.with(|r| *r.borrow_mut() = Some(runtime.clone()));
         let tick = Closure::<dyn FnMut()>::new(|| {
             if let Ok(runtime) = current() {
-                wasm_bindgen_futures::spawn_local(async move { runtime.housekeeping().await });
+                wasm_bindgen_futures::spawn_local(async move { runtime.periodic().await });
             }
         });
         super::global_sys::set_interval(tick.as_ref().unchecked_ref(), HOUSEKEEPING_MS);
@@ -72,17 +72,18 @@ pub fn on_sync(_tag: String) -> Promise {
     })
 }
 
-/// Periodic Background Sync: expiry and schedule checks.
+/// Periodic Background Sync: expiry and schedule checks, and due retries.
 #[wasm_bindgen]
 pub fn on_periodic_sync(_tag: String) -> Promise {
     future_to_promise(async move {
-        current()?.housekeeping().await;
+        current()?.periodic().await;
         Ok(JsValue::UNDEFINED)
     })
 }
 
 /// A page's message: `{"type":"online"}` (the page saw the `online` event, which workers do
-/// not get) syncs; `{"type":"heartbeat"}` runs the expiry and schedule checks.
+/// not get) syncs; `{"type":"heartbeat"}` runs the expiry and schedule checks and sends
+/// entries whose retry is due.
 #[wasm_bindgen]
 pub fn on_message(data: JsValue) -> Promise {
     future_to_promise(async move {
@@ -90,7 +91,7 @@ pub fn on_message(data: JsValue) -> Promise {
         let kind = super::global_sys::property(&data, "type").and_then(|t| t.as_string());
         match kind.as_deref() {
             Some("online") => runtime.sync_if_online().await,
-            Some("heartbeat") => runtime.housekeeping().await,
+            Some("heartbeat") => runtime.periodic().await,
             _ => {}
         }
         Ok(JsValue::UNDEFINED)

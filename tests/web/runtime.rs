@@ -748,6 +748,46 @@ async fn entries_behind_a_failed_one_are_blocked_until_it_is_deleted() {
 }
 
 #[wasm_bindgen_test]
+async fn the_periodic_check_retries_an_entry_once_its_backoff_is_over() {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let task = task("assigned", 2).await;
+    let task_id = id(&task);
+    rt.network().force(Some(false));
+    assert_eq!(act(&rt, "accept_task", &task_id, json!({})).await.0, 202);
+
+    // The network is up but the instance cannot be reached: the entry backs off.
+    let now = rt.clock().now();
+    let unreachable = open(&prefix, "http://127.0.0.1:9").await;
+    unreachable.clock().set(Some(now));
+    unreachable.sync_if_online().await;
+    drop(unreachable);
+    let waiting = outbox(&rt).await;
+    assert_eq!(waiting[0]["state"], "pending", "{waiting:?}");
+    assert_eq!(waiting[0]["attempts"], 1);
+
+    // Before the backoff is over the periodic check sends nothing ...
+    rt.network().force(None);
+    rt.clock().set(Some(now.plus(2)));
+    rt.periodic().await;
+    assert_eq!(outbox(&rt).await[0]["attempts"], 1);
+    assert_eq!(
+        instance_record("wm_task", &task_id).await["state"],
+        "assigned"
+    );
+
+    // ... after it, the periodic check syncs the entry by itself.
+    rt.clock().set(Some(now.plus(3600)));
+    rt.periodic().await;
+    assert!(outbox(&rt).await.is_empty());
+    assert_eq!(
+        instance_record("wm_task", &task_id).await["state"],
+        "accepted"
+    );
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
 async fn a_sync_interrupted_after_sending_applies_nothing_twice() {
     let (rt, prefix) = signed_in().await;
     download(&rt).await;

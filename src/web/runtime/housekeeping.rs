@@ -1,13 +1,41 @@
-//! What the runtime checks on its own: cache expiry (warnings, then deletion) and scheduled
-//! downloads. Run at worker start, on a page's heartbeat, on Periodic Background Sync and on
-//! a timer while the worker lives.
+//! What the runtime checks on its own: cache expiry (warnings, then deletion), scheduled
+//! downloads, and outbox entries whose retry is due. Run at worker start, on a page's
+//! heartbeat, on Periodic Background Sync and on a timer while the worker lives.
 
 use super::{keys, Event, Runtime, RuntimeError, Session};
+use crate::outbox::EntryState;
 use crate::schedule::{self, Decision};
 use crate::web::idb::CacheMeta;
 use serde_json::{json, Value};
 
 impl Runtime {
+    /// The periodic check (the worker's timer, a page's heartbeat): housekeeping, then a sync
+    /// when an entry's retry is due. Nothing else wakes an entry that backs off after a
+    /// network fault while the page stays open and the network stays up.
+    pub async fn periodic(&self) {
+        self.housekeeping().await;
+        if self.retry_due().await {
+            self.sync_if_online().await;
+        }
+    }
+
+    /// Whether an outbox entry waits to be sent now: pending with its backoff over, or left
+    /// `syncing` by a killed run. Checked first so an idle worker does not take the sync lease
+    /// every minute.
+    async fn retry_due(&self) -> bool {
+        let Some(session) = self.session() else {
+            return false;
+        };
+        let now = self.clock.now();
+        session.outbox().await.is_ok_and(|outbox| {
+            outbox.entries().iter().any(|e| match e.state {
+                EntryState::Pending => e.next_attempt_at.is_none_or(|at| at <= now),
+                EntryState::Syncing => true,
+                EntryState::Failed | EntryState::Blocked => false,
+            })
+        })
+    }
+
     /// Expiry, then the schedule. Faults are left for the next run: they show in the status.
     pub async fn housekeeping(&self) {
         let Some(session) = self.session() else {
