@@ -15,7 +15,7 @@ LOG=${OFFGRID_TEST_LOG:-target/test-instance.log}
 
 cargo build -q -p offgrid-server
 mkdir -p "$(dirname "$LOG")"
-target/debug/offgrid-server --listen "$INSTANCE_ADDR" --db :memory: --demo --records "$RECORDS" \
+"${CARGO_TARGET_DIR:-target}/debug/offgrid-server" --listen "$INSTANCE_ADDR" --db :memory: --demo --records "$RECORDS" \
   --cors-origin "http://$RUNNER_ADDR" >"$LOG" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT

@@ -4,6 +4,7 @@
 
 use crate::record::{Record, Timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The journal table: work notes and comments.
@@ -49,6 +50,17 @@ pub struct FileInput {
     /// The bytes, base64, when they travel with the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+}
+
+impl FileInput {
+    /// `value` as a file, when it is one: an object with at least the metadata fields. An
+    /// entry's inputs are told apart this way where the action's definition is not at hand.
+    pub fn from_value(value: &Value) -> Option<FileInput> {
+        if !value.is_object() {
+            return None;
+        }
+        FileInput::deserialize(value).ok()
+    }
 }
 
 /// What the action engine needs from storage.
@@ -160,4 +172,20 @@ pub fn attachment_record(
     meta.set("size_bytes", file.size_bytes);
     meta.set("hash", file.hash.clone());
     meta
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_objects_with_the_file_fields_are_files() {
+        let file = json!({"file_name": "a.png", "content_type": "image/png", "size_bytes": 3,
+                          "hash": "ab", "data": "AQID"});
+        let found = FileInput::from_value(&file).expect("a file");
+        assert_eq!(found.data.as_deref(), Some("AQID"));
+        assert_eq!(FileInput::from_value(&json!({"file_name": "a.png"})), None);
+        assert_eq!(FileInput::from_value(&json!("a.png")), None);
+    }
 }

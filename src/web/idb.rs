@@ -21,9 +21,9 @@
 //! **Transactions.** `indexed_db_futures` rolls a transaction back unless it is committed, and
 //! sends a request when it is built: each write here builds its whole batch of requests, then
 //! commits once. Outbox writes use strict durability, so a change the user made is on disk
-//! before the call returns. A local action's record changes and its outbox entry are written in
-//! one transaction ([`LocalDb::commit_local_action`]), so a crash never leaves one without the
-//! other.
+//! before the call returns. A local action's record changes, its files' bytes and its outbox
+//! entry are written in one transaction ([`LocalDb::commit_local_action`]), so a crash never
+//! leaves one without the others.
 //!
 //! **Queries.** The store hands back a table's records; the core's query evaluator filters and
 //! sorts them, so offline answers match the instance's. The state and assignee indexes are
@@ -39,6 +39,7 @@ mod schema;
 
 pub use cache::{CacheMeta, Staging};
 pub use error::DbError;
+pub use kv::{blob_bytes, blob_from_bytes};
 pub use outbox::LocalChanges;
 pub use schema::SCHEMA_VERSION;
 

@@ -17,6 +17,7 @@
 //! No `RefCell` borrow is held across an `.await`: the session is an `Rc` cloned out of its
 //! cell, and its mutable settings are `Cell`s read and written between awaits.
 
+mod attachments;
 mod cache;
 mod clock;
 mod error;

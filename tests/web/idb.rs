@@ -285,6 +285,7 @@ async fn a_local_action_and_its_outbox_entry_are_stored_together() {
         puts: vec![("wm_task".into(), task(1, "accepted"))],
         deletes: vec![("wm_task".into(), sys_id(2))],
         shadows: vec![("wm_task".into(), task(1, "assigned"))],
+        blobs: vec![(hash(1), blob(b"photo"))],
         entry: first.clone(),
     })
     .await
@@ -294,6 +295,12 @@ async fn a_local_action_and_its_outbox_entry_are_stored_together() {
         db.get_record("wm_task", &sys_id(1)).await.unwrap(),
         Some(task(1, "accepted"))
     );
+    let stored = db
+        .get_blob(&hash(1))
+        .await
+        .unwrap()
+        .expect("the file's bytes");
+    assert_eq!(blob_bytes(&stored).await, b"photo");
     assert_eq!(db.get_record("wm_task", &sys_id(2)).await.unwrap(), None);
     assert_eq!(db.outbox_entries().await.unwrap(), vec![first.clone()]);
     assert_eq!(
@@ -307,6 +314,7 @@ async fn a_local_action_and_its_outbox_entry_are_stored_together() {
         puts: vec![("wm_task".into(), task(1, "work_in_progress"))],
         deletes: vec![],
         shadows: vec![("wm_task".into(), task(1, "accepted"))],
+        blobs: vec![],
         entry: second.clone(),
     })
     .await
@@ -337,6 +345,7 @@ async fn a_local_action_whose_entry_is_refused_stores_nothing() {
             puts: vec![("wm_task".into(), task(5, "accepted"))],
             deletes: vec![],
             shadows: vec![("wm_task".into(), task(5, "assigned"))],
+            blobs: vec![(hash(5), blob(b"photo"))],
             entry: clash,
         })
         .await
@@ -347,6 +356,7 @@ async fn a_local_action_whose_entry_is_refused_stores_nothing() {
 
     assert_eq!(db.get_record("wm_task", &sys_id(5)).await.unwrap(), None);
     assert_eq!(db.shadow("wm_task", &sys_id(5)).await.unwrap(), None);
+    assert!(db.get_blob(&hash(5)).await.unwrap().is_none());
     assert_eq!(db.outbox_entries().await.unwrap(), vec![first]);
     finish(name, db).await;
 }
@@ -362,6 +372,7 @@ async fn clearing_the_cache_keeps_the_outbox_shadows_and_drafts() {
         puts: vec![("wm_task".into(), task(1, "accepted"))],
         deletes: vec![],
         shadows: vec![("wm_task".into(), task(1, "assigned"))],
+        blobs: vec![],
         entry: e.clone(),
     })
     .await
@@ -385,6 +396,41 @@ async fn clearing_the_cache_keeps_the_outbox_shadows_and_drafts() {
 async fn blob_bytes(blob: &web_sys::Blob) -> Vec<u8> {
     let buffer = JsFuture::from(blob.array_buffer()).await.unwrap();
     js_sys::Uint8Array::new(&buffer).to_vec()
+}
+
+/// A made-up sha-256 hex, numbered.
+fn hash(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+fn blob(bytes: &[u8]) -> web_sys::Blob {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn pruning_removes_only_blobs_no_entry_refers_to() {
+    let (name, db) = fresh().await;
+    let mut e = entry(1, &sys_id(1));
+    e.inputs.insert(
+        "photo".into(),
+        json!({"file_name": "a.png", "content_type": "image/png", "size_bytes": 5,
+               "hash": hash(1)}),
+    );
+    db.save_outbox(&[e], &[]).await.unwrap();
+    for n in [1, 2] {
+        db.put_blob(&hash(n), &blob(b"photo")).await.unwrap();
+    }
+    db.prune_blobs().await.unwrap();
+    assert!(
+        db.get_blob(&hash(1)).await.unwrap().is_some(),
+        "still needed"
+    );
+    assert!(
+        db.get_blob(&hash(2)).await.unwrap().is_none(),
+        "needed by none"
+    );
+    finish(name, db).await;
 }
 
 #[wasm_bindgen_test]

@@ -6,12 +6,15 @@ use super::error::{DbError, OrDbError};
 use super::lease::LEASE_KEY;
 use super::schema::{BLOBS, DRAFTS, META};
 use super::LocalDb;
+use crate::web::transport::js_text;
 use indexed_db_futures::prelude::*;
+use js_sys::{Array, Uint8Array};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::Blob;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, BlobPropertyBag};
 
 /// `meta` keys the store manages itself; [`LocalDb::put_meta`] and friends refuse them, so a
 /// caller cannot break the cache swap or the sync lease by accident.
@@ -25,6 +28,29 @@ fn check_meta_key(op: &'static str, key: &str) -> Result<(), DbError> {
         });
     }
     Ok(())
+}
+
+/// A `Blob` holding `bytes`, typed `content_type`: the form in which
+/// [`LocalDb::put_blob`] and [`LocalDb::commit_local_action`] keep a file.
+pub fn blob_from_bytes(bytes: &[u8], content_type: &str) -> Result<Blob, DbError> {
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    let options = BlobPropertyBag::new();
+    options.set_type(content_type);
+    Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| DbError::Encode {
+        op: "keep an attachment's bytes",
+        message: js_text(&e),
+    })
+}
+
+/// The bytes a `Blob` holds.
+pub async fn blob_bytes(blob: &Blob) -> Result<Vec<u8>, DbError> {
+    let buffer = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|e| DbError::Idb {
+            op: "read an attachment's bytes",
+            message: js_text(&e),
+        })?;
+    Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 impl LocalDb {

@@ -3,12 +3,15 @@
 use super::cache::live_area;
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
-use super::schema::{AREA_0, AREA_1, BY_SEQ, META, OUTBOX, SHADOW};
+use super::schema::{AREA_0, AREA_1, BLOBS, BY_SEQ, META, OUTBOX, SHADOW};
 use super::LocalDb;
 use crate::outbox::Entry;
 use crate::record::Record;
+use crate::store::FileInput;
 use indexed_db_futures::prelude::*;
+use std::collections::HashSet;
 use wasm_bindgen::JsValue;
+use web_sys::Blob;
 
 /// What one offline action did locally, to be stored in one transaction with its entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +23,9 @@ pub struct LocalChanges {
     /// `(table, record)`: the instance's version of each record the action touched, kept only
     /// where no shadow exists yet (the first local change's "before" wins).
     pub shadows: Vec<(String, Record)>,
+    /// `(sha-256 hex, bytes)`: the files the action's inputs carried; the entry keeps only
+    /// their metadata.
+    pub blobs: Vec<(String, Blob)>,
     /// The outbox entry. Added, never overwritten: an entry whose `id` or `seq` is taken
     /// fails the whole transaction.
     pub entry: Entry,
@@ -63,8 +69,9 @@ impl LocalDb {
         tx.commit().await.op(OP)
     }
 
-    /// Stores a local action's effects and its outbox entry in ONE strict transaction across
-    /// the cache, the shadows and the outbox: either all of it is stored or none of it.
+    /// Stores a local action's effects, its files' bytes and its outbox entry in ONE strict
+    /// transaction across the cache, the shadows, the blobs and the outbox: either all of it is
+    /// stored or none of it.
     pub async fn commit_local_action(&self, changes: LocalChanges) -> Result<(), DbError> {
         const OP: &str = "save the offline change";
         let puts = changes
@@ -83,7 +90,7 @@ impl LocalDb {
             .collect::<Result<Vec<_>, _>>()?;
         let entry = to_js(OP, &changes.entry)?;
 
-        let tx = self.write_strict(&[META, AREA_0, AREA_1, SHADOW, OUTBOX], OP)?;
+        let tx = self.write_strict(&[META, AREA_0, AREA_1, SHADOW, BLOBS, OUTBOX], OP)?;
         let area = live_area(&tx, OP).await?;
         let shadow_store = tx.object_store(SHADOW).op(OP)?;
         // All lookups go out together; the writes follow once they are answered.
@@ -103,6 +110,7 @@ impl LocalDb {
 
         let records = tx.object_store(area.store()).op(OP)?;
         let outbox = tx.object_store(OUTBOX).op(OP)?;
+        let blobs = tx.object_store(BLOBS).op(OP)?;
         let mut requests = Vec::new();
         for ((_, value), absent) in shadows.into_iter().zip(absent) {
             if absent {
@@ -120,7 +128,65 @@ impl LocalDb {
                     .op(OP)?,
             );
         }
+        let mut blob_requests = Vec::with_capacity(changes.blobs.len());
+        for (hash, blob) in &changes.blobs {
+            // Keyed by content: the same file queued twice is stored once.
+            blob_requests.push(
+                blobs
+                    .put(JsValue::from(blob))
+                    .with_key(hash.as_str())
+                    .primitive()
+                    .op(OP)?,
+            );
+        }
         requests.push(outbox.add(entry).primitive().op(OP)?);
+        tx.commit().await.op(OP)
+    }
+
+    /// Deletes the stored files no outbox entry refers to any more (their entries were applied
+    /// or deleted). One transaction reads the outbox and deletes the blobs, so a file queued
+    /// meanwhile (with its entry, in one transaction) is never taken for an orphan.
+    pub async fn prune_blobs(&self) -> Result<(), DbError> {
+        const OP: &str = "remove attachment bytes no change needs";
+        let tx = self.write(&[OUTBOX, BLOBS], OP)?;
+        let found = tx
+            .object_store(OUTBOX)
+            .op(OP)?
+            .get_all::<JsValue>()
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        let mut needed = HashSet::new();
+        for js in found {
+            let entry: Entry = from_js(OP, js.op(OP)?)?;
+            needed.extend(
+                entry
+                    .inputs
+                    .values()
+                    .filter_map(FileInput::from_value)
+                    .map(|file| file.hash),
+            );
+        }
+        let blobs = tx.object_store(BLOBS).op(OP)?;
+        let keys = blobs
+            .get_all_keys::<JsValue>()
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        let mut unneeded = Vec::new();
+        for key in keys {
+            if let Some(hash) = key.op(OP)?.as_string() {
+                if !needed.contains(&hash) {
+                    unneeded.push(hash);
+                }
+            }
+        }
+        let mut requests = Vec::with_capacity(unneeded.len());
+        for hash in &unneeded {
+            requests.push(blobs.delete(hash.as_str()).primitive().op(OP)?);
+        }
         tx.commit().await.op(OP)
     }
 

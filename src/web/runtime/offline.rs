@@ -6,6 +6,7 @@
 //! its outbox entries applied in `seq` order", so every operation that changes the entries of
 //! a record rebuilds that view by replaying them ([`replay`]).
 
+use super::attachments::{take_file_bytes, TakenFiles};
 use super::network::{request_background_sync, SYNC_TAG};
 use super::{Event, Runtime, RuntimeError, Session};
 use crate::action::{self, ActionContext, NoHooks, Side};
@@ -29,7 +30,8 @@ pub(super) struct Invocation {
 impl Runtime {
     /// Runs action `name` on the device and queues it: the offline and both steps against
     /// the cached record, then the new records, the shadow (the instance's version before
-    /// the first local change) and the outbox entry stored in one transaction.
+    /// the first local change), the files' bytes and the outbox entry stored in one
+    /// transaction.
     pub(super) async fn offline_action(
         &self,
         session: &Session,
@@ -46,6 +48,7 @@ impl Runtime {
                 def.table, invocation.table
             )));
         }
+        let TakenFiles { inputs, blobs } = take_file_bytes(def, &invocation.inputs)?;
         let (table, sys_id) = (&invocation.table, &invocation.sys_id);
         let _turn = self.outbox_turn.turn().await;
         let before = session.db.get_record(table, sys_id).await?;
@@ -69,7 +72,7 @@ impl Runtime {
             &mut NoHooks,
             &ctx,
             sys_id,
-            &invocation.inputs,
+            &inputs,
         )?;
         // run() found the record, so it was cached.
         let before = before.ok_or_else(|| RuntimeError::NotCached {
@@ -84,7 +87,7 @@ impl Runtime {
                 action: name.to_string(),
                 table: table.clone(),
                 sys_id: sys_id.clone(),
-                inputs: invocation.inputs.clone(),
+                inputs,
                 base: Base::capture(&before, &def.written_fields()),
                 queued_at: now,
             })
@@ -110,6 +113,7 @@ impl Runtime {
                 puts,
                 deletes,
                 shadows: vec![(table.clone(), before)],
+                blobs,
                 entry: entry.clone(),
             })
             .await?;
@@ -155,6 +159,14 @@ impl Runtime {
             .actions
             .get(&entry.action)
             .ok_or_else(|| RuntimeError::UnknownAction(entry.action.clone()))?;
+        // New inputs may bring files: their bytes are kept as blobs, as an offline action's.
+        let (inputs, blobs) = match inputs {
+            Some(inputs) => {
+                let taken = take_file_bytes(def, &inputs)?;
+                (Some(taken.inputs), taken.blobs)
+            }
+            None => (None, Vec::new()),
+        };
         // The offline steps must pass on the instance's current record, or resolving would
         // queue a change that cannot apply.
         let mut trial = MemoryStore::new();
@@ -177,6 +189,11 @@ impl Runtime {
             &trial_inputs,
         )?;
         outbox.resolve(id, inputs, Base::capture(&current, &def.written_fields()))?;
+        // Stored before the entry that needs them; if saving the entry fails, they are only
+        // space, and the next prune takes them.
+        for (hash, blob) in &blobs {
+            session.db.put_blob(hash, blob).await?;
+        }
         let entries = record_entries(&outbox, &entry.table, &entry.sys_id);
         session.db.save_outbox(&entries, &[]).await?;
         session.db.put_shadow(&entry.table, &current).await?;
@@ -196,7 +213,7 @@ impl Runtime {
     /// `DELETE /offgrid/outbox/{id}`: removes the entry and rolls its record back to the
     /// instance's version (the entry's error record; else the instance's current record when
     /// it can be asked; else the shadow), then re-applies the offline steps of the record's
-    /// remaining entries in `seq` order.
+    /// remaining entries in `seq` order. Files no entry needs any more are removed.
     pub(super) async fn delete_entry(&self, id: &str) -> Result<Value, RuntimeError> {
         let session = self.signed_in()?;
         let _turn = self.outbox_turn.turn().await;
@@ -242,6 +259,9 @@ impl Runtime {
                 .remove_shadow(&entry.table, &entry.sys_id)
                 .await?;
         }
+        // The entry's files may be needed by no other entry now. Leftovers are only space, and
+        // the next prune takes them.
+        let _ = session.db.prune_blobs().await;
         self.post_outbox_changed(&session).await;
         Ok(json!({ "deleted": entry.id, "record": instance_version.is_some() }))
     }

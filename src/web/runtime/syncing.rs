@@ -2,6 +2,7 @@
 //! instance's `POST /api/offgrid/sync`, one run at a time across tabs and worker restarts
 //! (the IndexedDB lease).
 
+use super::attachments::{with_bytes, without_bytes};
 use super::offline::record_entries;
 use super::{Event, Runtime, RuntimeError, Session};
 use crate::outbox::{Entry, Outbox};
@@ -14,8 +15,9 @@ use serde_json::{json, Value};
 /// does not block syncing longer than this).
 const LEASE_TTL_MS: f64 = 5.0 * 60.0 * 1000.0;
 
-/// The user's outbox as the driver sees it; remembers the instance's records that came back,
-/// so the local view is rebuilt from them once the run is over.
+/// The user's outbox as the driver sees it: entries with their files' bytes, which are stored
+/// apart as blobs (see [`super::attachments`]). It remembers the instance's records that came
+/// back, so the local view is rebuilt from them once the run is over.
 struct DeviceOutbox<'a> {
     db: &'a LocalDb,
     returned: Vec<(String, Record)>,
@@ -23,12 +25,16 @@ struct DeviceOutbox<'a> {
 
 impl OutboxStore for DeviceOutbox<'_> {
     async fn load(&mut self) -> Result<Outbox, SyncError> {
-        let entries = self.db.outbox_entries().await.map_err(storage)?;
+        let mut entries = self.db.outbox_entries().await.map_err(storage)?;
+        with_bytes(self.db, &mut entries).await.map_err(storage)?;
         Ok(Outbox::from_entries(entries))
     }
 
     async fn save(&mut self, changed: &[Entry], removed: &[String]) -> Result<(), SyncError> {
-        self.db.save_outbox(changed, removed).await.map_err(storage)
+        self.db
+            .save_outbox(&without_bytes(changed), removed)
+            .await
+            .map_err(storage)
     }
 
     async fn apply_result_record(&mut self, table: &str, record: &Record) -> Result<(), SyncError> {
@@ -73,6 +79,11 @@ impl Runtime {
         // An unreleased lease expires by itself; releasing early only saves the wait.
         let _ = db.release_lease(&self.holder).await;
         let report = result?;
+        if report.applied > 0 {
+            // Applied entries are gone, and their files may be needed by no other. Leftovers
+            // are only space, and the next prune takes them.
+            let _ = db.prune_blobs().await;
+        }
         self.absorb_returned(session, outbox.returned).await?;
         let mut answer = serde_json::to_value(&report).unwrap_or_default();
         self.events.send(Event::SyncProgress(answer.clone()));
