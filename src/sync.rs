@@ -163,6 +163,9 @@ pub struct SyncReport {
     pub stopped: Option<String>,
 }
 
+/// The error code of an entry that is too large for the instance even on its own (`413`).
+pub const TOO_LARGE_CODE: &str = "too_large";
+
 /// Replays the outbox: sends due entries in `seq` order, `batch_size` at a time, and records
 /// each answer, until nothing is left to send or the instance cannot be reached.
 ///
@@ -179,7 +182,7 @@ pub async fn sync_all<S: OutboxStore, T: SyncTransport>(
 ) -> Result<SyncReport, SyncError> {
     let now = options.now;
     // A batch of zero would never send anything and never finish the outbox.
-    let batch_size = options.batch_size.max(1);
+    let mut batch_size = options.batch_size.max(1);
     let mut outbox = store.load().await?;
     let mut report = SyncReport::default();
     loop {
@@ -200,6 +203,35 @@ pub async fn sync_all<S: OutboxStore, T: SyncTransport>(
                     moved_on(outbox.retry_later(&e.id, now, &why));
                 }
                 Outcome::stopped(why)
+            }
+            Err(TransportError::Refused { status: 413, .. }) if request.entries.len() > 1 => {
+                // Too large for the instance in one request (attachments travel inside their
+                // entries): halve the batch and go on, or the same batch is refused forever.
+                for e in &request.entries {
+                    moved_on(outbox.release(&e.id));
+                }
+                batch_size = (request.entries.len() / 2).max(1);
+                Outcome::default()
+            }
+            Err(TransportError::Refused {
+                status: 413,
+                message,
+            }) => {
+                // One change alone is larger than the instance accepts: it cannot go as it is.
+                // It fails where the user sees it (resolve with a smaller file, or delete it)
+                // instead of stopping every run behind it.
+                for e in &request.entries {
+                    let error = EntryError {
+                        code: TOO_LARGE_CODE.to_string(),
+                        message: format!(
+                            "This change is larger than the instance accepts in one request \
+                             ({message}). Resolve it with a smaller file, or delete it."
+                        ),
+                        record: None,
+                    };
+                    moved_on(outbox.failed(&e.id, error));
+                }
+                Outcome::default()
             }
             Err(fault @ TransportError::Refused { .. }) => {
                 for e in &request.entries {
@@ -464,6 +496,8 @@ mod tests {
         faults: VecDeque<Fault>,
         /// The ids of every request sent.
         sent: Vec<Vec<String>>,
+        /// The instance's body limit, in units: an entry is 1, or 100 with a `photo` input.
+        body_limit: Option<usize>,
     }
 
     impl Link {
@@ -472,7 +506,20 @@ mod tests {
                 instance,
                 faults: faults.into(),
                 sent: Vec::new(),
+                body_limit: None,
             }
+        }
+
+        fn too_large(&self, request: &SyncRequest) -> bool {
+            let size = |e: &Entry| {
+                if e.inputs.contains_key("photo") {
+                    100
+                } else {
+                    1
+                }
+            };
+            self.body_limit
+                .is_some_and(|limit| request.entries.iter().map(size).sum::<usize>() > limit)
         }
     }
 
@@ -480,6 +527,12 @@ mod tests {
         async fn send(&mut self, request: &SyncRequest) -> Result<SyncResponse, TransportError> {
             self.sent
                 .push(request.entries.iter().map(|e| e.id.clone()).collect());
+            if self.too_large(request) {
+                return Err(TransportError::Refused {
+                    status: 413,
+                    message: "the request body is too large".to_string(),
+                });
+            }
             match self.faults.pop_front() {
                 None => Ok(self.instance.handle(request)),
                 Some(Fault::LoseResponse) => {
@@ -754,6 +807,43 @@ mod tests {
         assert_eq!(link.sent[1], ids(&["c"]));
         assert_eq!((second.applied, second.remaining), (1, 0));
         applied_once(&link.instance, &["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn a_batch_too_large_for_the_instance_is_halved_until_it_fits() {
+        let (mut device, mut link) = (device(), Link::new(instance(), vec![]));
+        link.body_limit = Some(2);
+        let report = run(&mut device, &mut link, at(0), 10);
+        assert_eq!(
+            link.sent,
+            [
+                ids(&["a", "b", "c", "d"]),
+                ids(&["a", "b"]),
+                ids(&["c", "d"])
+            ]
+        );
+        assert_eq!(
+            (report.applied, report.remaining, report.stopped),
+            (4, 0, None)
+        );
+        applied_once(&link.instance, &["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn a_change_too_large_on_its_own_fails_visibly_and_the_rest_still_sync() {
+        let mut device = device();
+        if let Some(c) = device.entries.get_mut("c") {
+            c.inputs.insert("photo".to_string(), json!({"hash": "ab"}));
+        }
+        let mut link = Link::new(instance(), vec![]);
+        link.body_limit = Some(50);
+        let report = run(&mut device, &mut link, at(0), 10);
+        assert_eq!((report.applied, report.failed, report.remaining), (3, 1, 0));
+        assert_eq!(device.state("c"), EntryState::Failed);
+        let error = device.entry("c").error.clone().unwrap();
+        assert_eq!(error.code, TOO_LARGE_CODE);
+        assert!(error.message.contains("smaller file"), "{}", error.message);
+        applied_once(&link.instance, &["a", "b", "d"]);
     }
 
     #[test]
