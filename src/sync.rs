@@ -114,6 +114,12 @@ pub trait OutboxStore {
     async fn save(&mut self, changed: &[Entry], removed: &[String]) -> Result<(), SyncError>;
     /// Stores the instance's version of a record in the local cache.
     async fn apply_result_record(&mut self, table: &str, record: &Record) -> Result<(), SyncError>;
+    /// Completes a batch just before it is sent: the device adds the files' bytes it keeps
+    /// apart, so only one batch's payload is in memory at a time. Nothing to add by default.
+    async fn prepare_batch(&mut self, entries: &mut [Entry]) -> Result<(), SyncError> {
+        let _ = entries;
+        Ok(())
+    }
 }
 
 /// Sends a batch to `POST /api/offgrid/sync` with the entries' user's session.
@@ -193,7 +199,9 @@ pub async fn sync_all<S: OutboxStore, T: SyncTransport>(
         // Persisted before sending: a worker killed mid-request finds these entries syncing.
         store.save(&sent, &[]).await?;
         let before = outbox.clone();
-        let request = SyncRequest { entries: sent };
+        let mut entries = sent;
+        store.prepare_batch(&mut entries).await?;
+        let request = SyncRequest { entries };
         report.batches += 1;
         let outcome = match transport.send(&request).await {
             Ok(response) => settle(&mut outbox, &request.entries, &response, now),
@@ -575,6 +583,8 @@ mod tests {
         entries: BTreeMap<String, Entry>,
         cache: BTreeMap<(String, String), Record>,
         broken: bool,
+        /// The ids of every batch prepared for sending.
+        prepared: Vec<Vec<String>>,
     }
 
     impl Device {
@@ -617,6 +627,12 @@ mod tests {
     }
 
     impl OutboxStore for Device {
+        async fn prepare_batch(&mut self, entries: &mut [Entry]) -> Result<(), SyncError> {
+            self.prepared
+                .push(entries.iter().map(|e| e.id.clone()).collect());
+            Ok(())
+        }
+
         async fn load(&mut self) -> Result<Outbox, SyncError> {
             Ok(Outbox::from_entries(
                 self.entries.values().cloned().collect(),
@@ -807,6 +823,14 @@ mod tests {
         assert_eq!(link.sent[1], ids(&["c"]));
         assert_eq!((second.applied, second.remaining), (1, 0));
         applied_once(&link.instance, &["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn only_the_batch_about_to_be_sent_is_prepared() {
+        let (mut device, mut link) = (device(), Link::new(instance(), vec![]));
+        run(&mut device, &mut link, at(0), 3);
+        assert_eq!(device.prepared, link.sent);
+        assert_eq!(device.prepared, [ids(&["a", "b", "c"]), ids(&["d"])]);
     }
 
     #[test]

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 /// does not block syncing longer than this).
 const LEASE_TTL_MS: f64 = 5.0 * 60.0 * 1000.0;
 
-/// The user's outbox as the driver sees it: entries with their files' bytes, which are stored
-/// apart as blobs (see [`super::attachments`]). It remembers the instance's records that came
+/// The user's outbox as the driver sees it. Files' bytes are stored apart as blobs (see
+/// [`super::attachments`]) and join an entry only in the batch being sent. It remembers the instance's records that came
 /// back, so the local view is rebuilt from them once the run is over.
 struct DeviceOutbox<'a> {
     db: &'a LocalDb,
@@ -25,9 +25,12 @@ struct DeviceOutbox<'a> {
 
 impl OutboxStore for DeviceOutbox<'_> {
     async fn load(&mut self) -> Result<Outbox, SyncError> {
-        let mut entries = self.db.outbox_entries().await.map_err(storage)?;
-        with_bytes(self.db, &mut entries).await.map_err(storage)?;
+        let entries = self.db.outbox_entries().await.map_err(storage)?;
         Ok(Outbox::from_entries(entries))
+    }
+
+    async fn prepare_batch(&mut self, entries: &mut [Entry]) -> Result<(), SyncError> {
+        with_bytes(self.db, entries).await.map_err(storage)
     }
 
     async fn save(&mut self, changed: &[Entry], removed: &[String]) -> Result<(), SyncError> {
