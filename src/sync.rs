@@ -114,6 +114,11 @@ pub trait OutboxStore {
     async fn save(&mut self, changed: &[Entry], removed: &[String]) -> Result<(), SyncError>;
     /// Stores the instance's version of a record in the local cache.
     async fn apply_result_record(&mut self, table: &str, record: &Record) -> Result<(), SyncError>;
+    /// Hears how the run stands after each batch (counts so far), to report progress.
+    /// Nothing by default.
+    async fn progress(&mut self, report: &SyncReport) {
+        let _ = report;
+    }
     /// Completes a batch just before it is sent: the device adds the files' bytes it keeps
     /// apart, so only one batch's payload is in memory at a time. Nothing to add by default.
     async fn prepare_batch(&mut self, entries: &mut [Entry]) -> Result<(), SyncError> {
@@ -256,16 +261,23 @@ pub async fn sync_all<S: OutboxStore, T: SyncTransport>(
         let (changed, removed) = changes(&before, &outbox);
         store.save(&changed, &removed).await?;
         report.applied += outcome.applied;
-        if outcome.stopped.is_some() {
-            report.stopped = outcome.stopped;
+        report.stopped = outcome.stopped;
+        count(&mut report, &outbox);
+        store.progress(&report).await;
+        if report.stopped.is_some() {
             break;
         }
     }
+    count(&mut report, &outbox);
+    Ok(report)
+}
+
+/// Puts the outbox's current counts into the report.
+fn count(report: &mut SyncReport, outbox: &Outbox) {
     let counts = outbox.counts();
     report.failed = counts.failed;
     report.blocked = counts.blocked;
     report.remaining = counts.pending;
-    Ok(report)
 }
 
 /// What one batch's answer did.
@@ -585,6 +597,8 @@ mod tests {
         broken: bool,
         /// The ids of every batch prepared for sending.
         prepared: Vec<Vec<String>>,
+        /// `(applied, remaining)` heard after each batch.
+        progress: Vec<(usize, usize)>,
     }
 
     impl Device {
@@ -627,6 +641,10 @@ mod tests {
     }
 
     impl OutboxStore for Device {
+        async fn progress(&mut self, report: &SyncReport) {
+            self.progress.push((report.applied, report.remaining));
+        }
+
         async fn prepare_batch(&mut self, entries: &mut [Entry]) -> Result<(), SyncError> {
             self.prepared
                 .push(entries.iter().map(|e| e.id.clone()).collect());
@@ -823,6 +841,13 @@ mod tests {
         assert_eq!(link.sent[1], ids(&["c"]));
         assert_eq!((second.applied, second.remaining), (1, 0));
         applied_once(&link.instance, &["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn progress_is_heard_after_every_batch() {
+        let (mut device, mut link) = (device(), Link::new(instance(), vec![]));
+        run(&mut device, &mut link, at(0), 2);
+        assert_eq!(device.progress, [(2, 2), (4, 0)]);
     }
 
     #[test]

@@ -488,7 +488,7 @@ async fn actions_queued_at_the_same_time_get_distinct_seqs_in_order() {
 }
 
 #[wasm_bindgen_test]
-async fn pages_hear_download_progress_and_outbox_changes() {
+async fn pages_hear_download_sync_progress_and_outbox_changes() {
     let heard = Rc::new(RefCell::new(Vec::<Value>::new()));
     let channel = BroadcastChannel::new("offgrid").unwrap();
     let sink = heard.clone();
@@ -504,6 +504,8 @@ async fn pages_hear_download_progress_and_outbox_changes() {
     let task_id = id(&task("assigned", 0).await);
     rt.network().force(Some(false));
     assert_eq!(act(&rt, "accept_task", &task_id, json!({})).await.0, 202);
+    rt.network().force(None);
+    assert_eq!(sync(&rt).await["applied"], 1);
     // Messages arrive as tasks of the event loop.
     sleep_ms(200).await;
     channel.close();
@@ -519,7 +521,19 @@ async fn pages_hear_download_progress_and_outbox_changes() {
     let last = progress.last().expect("download progress");
     assert_eq!(last["done"], done["received"]);
     assert_eq!(last["total"], done["total"]);
-    assert_eq!(of("outbox-changed").last().unwrap()["outbox"]["pending"], 1);
+    assert!(of("outbox-changed")
+        .iter()
+        .any(|m| m["outbox"]["pending"] == 1));
+    // One report per batch sent: here one batch.
+    let syncs = of("sync-progress");
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+    assert_eq!(
+        (
+            &syncs[0]["report"]["applied"],
+            &syncs[0]["report"]["remaining"]
+        ),
+        (&json!(1), &json!(0))
+    );
     assert!(of("record-changed")
         .iter()
         .any(|m| m["sys_id"] == task_id.as_str()));

@@ -4,10 +4,10 @@
 
 use super::attachments::{with_bytes, without_bytes};
 use super::offline::record_entries;
-use super::{Event, Runtime, RuntimeError, Session};
+use super::{Event, Events, Runtime, RuntimeError, Session};
 use crate::outbox::{Entry, Outbox};
 use crate::record::Record;
-use crate::sync::{sync_all, OutboxStore, SyncError, SyncOptions};
+use crate::sync::{sync_all, OutboxStore, SyncError, SyncOptions, SyncReport};
 use crate::web::idb::LocalDb;
 use serde_json::{json, Value};
 
@@ -20,6 +20,7 @@ const LEASE_TTL_MS: f64 = 5.0 * 60.0 * 1000.0;
 /// back, so the local view is rebuilt from them once the run is over.
 struct DeviceOutbox<'a> {
     db: &'a LocalDb,
+    events: &'a Events,
     returned: Vec<(String, Record)>,
 }
 
@@ -27,6 +28,12 @@ impl OutboxStore for DeviceOutbox<'_> {
     async fn load(&mut self) -> Result<Outbox, SyncError> {
         let entries = self.db.outbox_entries().await.map_err(storage)?;
         Ok(Outbox::from_entries(entries))
+    }
+
+    async fn progress(&mut self, report: &SyncReport) {
+        if let Ok(report) = serde_json::to_value(report) {
+            self.events.send(Event::SyncProgress(report));
+        }
     }
 
     async fn prepare_batch(&mut self, entries: &mut [Entry]) -> Result<(), SyncError> {
@@ -70,6 +77,7 @@ impl Runtime {
         }
         let mut outbox = DeviceOutbox {
             db,
+            events: &self.events,
             returned: Vec::new(),
         };
         let mut transport = self.transport.clone();
@@ -88,8 +96,8 @@ impl Runtime {
             let _ = db.prune_blobs().await;
         }
         self.absorb_returned(session, outbox.returned).await?;
+        // Pages heard the run's progress batch by batch (`DeviceOutbox::progress`).
         let mut answer = serde_json::to_value(&report).unwrap_or_default();
-        self.events.send(Event::SyncProgress(answer.clone()));
         self.post_outbox_changed(session).await;
         let left = session.outbox().await?;
         // Cleared only after a run that sent something: an idle sync at worker start must
