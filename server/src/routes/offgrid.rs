@@ -378,10 +378,12 @@ pub async fn sync(
             // for them must wait, or they would apply out of order.
             let mut failed: HashSet<(String, String)> = HashSet::new();
             let mut results = Vec::with_capacity(request.entries.len());
+            // The definitions once per batch, not once per entry.
+            let set = s.read(|tx| actions(tx))?;
             for entry in &request.entries {
                 let key = (entry.table.clone(), entry.sys_id.clone());
                 let blocked = failed.contains(&key);
-                let result = s.write_if(|tx| sync_entry(tx, &user, entry, blocked, max))?;
+                let result = s.write_if(|tx| sync_entry(tx, &user, &set, entry, blocked, max))?;
                 if result["status"] != "applied" {
                     failed.insert(key);
                 }
@@ -413,6 +415,7 @@ fn failure(
 fn sync_entry(
     tx: &mut dyn Tx,
     user: &CurrentUser,
+    set: &ActionSet,
     entry: &Entry,
     blocked: bool,
     max_attachment_bytes: u64,
@@ -431,7 +434,6 @@ fn sync_entry(
             ),
         );
     }
-    let set = actions(tx)?;
     let Some(def) = set.get(&entry.action) else {
         return refuse(
             "unknown_action",
