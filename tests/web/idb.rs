@@ -132,6 +132,33 @@ async fn a_thousand_records_go_in_one_batch_and_come_back_by_table() {
 }
 
 #[wasm_bindgen_test]
+async fn cached_ids_lists_one_tables_records_without_reading_them() {
+    let (name, db) = fresh().await;
+    db.put_records("wm_task", &[task(1, "assigned"), task(2, "accepted")])
+        .await
+        .unwrap();
+    db.put_records("incident", &[task(3, "new")]).await.unwrap();
+
+    let ids: Vec<String> = db
+        .cached_ids("wm_task")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(ids, [sys_id(1), sys_id(2)]);
+    assert!(db.cached_ids("sys_user").await.unwrap().is_empty());
+    db.delete_record("wm_task", &sys_id(1)).await.unwrap();
+    let ids: Vec<String> = db
+        .cached_ids("wm_task")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(ids, [sys_id(2)]);
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
 async fn a_batch_with_a_record_without_sys_id_stores_nothing() {
     let (name, db) = fresh().await;
     let no_id = Record::from_value(json!({"number": "WOT9"})).unwrap();

@@ -20,6 +20,7 @@ use crate::record::{Record, Timestamp};
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use wasm_bindgen::JsValue;
 
 /// The `meta` key naming the live record area.
@@ -113,6 +114,36 @@ impl LocalDb {
         found
             .map(|js| read_record(OP, js.op(OP)?))
             .collect::<Result<Vec<_>, _>>()
+    }
+
+    /// The `sys_id`s of a table's cached records, from the `table` index's keys alone: no
+    /// record is read or decoded, so checking which records the cache holds stays cheap
+    /// however large it is.
+    pub async fn cached_ids(&self, table: &str) -> Result<BTreeSet<String>, DbError> {
+        const OP: &str = "list a table's cached records";
+        let tx = self.read(&AREA_STORES, OP)?;
+        let area = live_area(&tx, OP).await?;
+        let store = tx.object_store(area.store()).op(OP)?;
+        let index = store.index(BY_TABLE).op(OP)?;
+        let keys = index
+            .get_all_keys::<JsValue>()
+            .with_query(JsValue::from_str(table))
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        // Each primary key is `[table, sys_id]`.
+        keys.map(|key| {
+            let key = key.op(OP)?;
+            js_sys::Reflect::get(&key, &JsValue::from_f64(1.0))
+                .ok()
+                .and_then(|id| id.as_string())
+                .ok_or_else(|| DbError::Decode {
+                    op: OP,
+                    message: "a cached record's key is not [table, sys_id]".into(),
+                })
+        })
+        .collect()
     }
 
     /// Puts records of one table into the live area, in one transaction.

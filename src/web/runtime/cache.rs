@@ -10,7 +10,7 @@ use crate::record::Record;
 use crate::web::idb::{CacheMeta, Staging};
 use crate::web::transport::{response_text, FeedDownload};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use web_sys::{Request, Response};
 
 /// Records written to the staged cache per IndexedDB transaction.
@@ -195,14 +195,7 @@ impl Runtime {
             _ => Vec::new(),
         };
         let marked = session.outbox().await?.marked();
-        // One read of the table rather than one per record.
-        let cached: BTreeSet<String> = session
-            .db
-            .table_records(&table.table)
-            .await?
-            .iter()
-            .filter_map(|r| r.sys_id().map(str::to_string))
-            .collect();
+        let cached = session.db.cached_ids(&table.table).await?;
         let fresh: Vec<Record> = records
             .into_iter()
             .filter(|r| {
