@@ -23,7 +23,7 @@ pub use definition::{
     is_journal_field, ActionDef, ActionSet, DefinitionError, Step, StepMode, StepOp, JOURNAL_FIELDS,
 };
 pub use engine::{run, ActionContext, ActionError, Hooks, NoHooks, Outcome, Side};
-pub use input::{InputDef, InputError, InputErrors, InputType};
+pub use input::{FileBytes, InputDef, InputError, InputErrors, InputType};
 pub use template::{Template, TemplateEnv, TemplateError};
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod action;
+pub mod api;
 pub mod conflict;
 pub mod feed;
 pub mod generate;

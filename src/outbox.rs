@@ -148,7 +148,7 @@ pub struct NewEntry {
 }
 
 /// How many entries wait, by kind (the `outbox` part of the status).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Entries still to be sent, including those being sent now.
     pub pending: usize,

@@ -5,6 +5,7 @@
 use crate::record::{Record, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::Digest as _;
 use std::collections::BTreeMap;
 
 /// The journal table: work notes and comments.
@@ -60,6 +61,40 @@ impl FileInput {
             return None;
         }
         FileInput::deserialize(value).ok()
+    }
+
+    /// The bytes that travel in `data`, decoded and checked against the announced size and
+    /// sha-256; `None` when no bytes travel with the file. The one check of a file's bytes,
+    /// made by input validation on both sides and by every store that keeps bytes.
+    pub fn bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        use base64::Engine as _;
+        let Some(data) = &self.data else {
+            return Ok(None);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| format!("the file's data is not base64 ({e})"))?;
+        self.check_bytes(&bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Whether `bytes` are this file's: the announced size and sha-256.
+    pub fn check_bytes(&self, bytes: &[u8]) -> Result<(), String> {
+        if bytes.len() as u64 != self.size_bytes {
+            return Err(format!(
+                "the file has {} bytes, not the {} announced",
+                bytes.len(),
+                self.size_bytes
+            ));
+        }
+        let hash = crate::record::hex(&sha2::Sha256::digest(bytes));
+        if hash != self.hash {
+            return Err(format!(
+                "the file's bytes have sha-256 {hash}, not the {} announced",
+                self.hash
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -178,6 +213,33 @@ pub fn attachment_record(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn file(bytes: &[u8], size: u64, hash: &str) -> FileInput {
+        use base64::Engine as _;
+        FileInput {
+            file_name: "a.png".into(),
+            content_type: "image/png".into(),
+            size_bytes: size,
+            hash: hash.into(),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        }
+    }
+
+    #[test]
+    fn bytes_are_accepted_only_with_the_announced_size_and_hash() {
+        let hash = crate::record::hex(&sha2::Sha256::digest(b"abc"));
+        assert_eq!(file(b"abc", 3, &hash).bytes(), Ok(Some(b"abc".to_vec())));
+        let wrong_hash = file(b"abc", 3, &"0".repeat(64)).bytes().unwrap_err();
+        assert!(wrong_hash.contains("sha-256"), "{wrong_hash}");
+        let wrong_size = file(b"abc", 4, &hash).bytes().unwrap_err();
+        assert!(wrong_size.contains("3 bytes, not the 4"), "{wrong_size}");
+        let mut not_base64 = file(b"abc", 3, &hash);
+        not_base64.data = Some("%%%".into());
+        assert!(not_base64.bytes().unwrap_err().contains("base64"));
+        let mut no_data = not_base64;
+        no_data.data = None;
+        assert_eq!(no_data.bytes(), Ok(None));
+    }
 
     #[test]
     fn only_objects_with_the_file_fields_are_files() {

@@ -150,17 +150,81 @@ impl InputDef {
                 .and_then(|s| Timestamp::parse(s).ok())
                 .map(|t| Value::String(t.to_string()))
                 .ok_or_else(|| format!("{label} must be a date and time, YYYY-MM-DD HH:MM:SS"))?,
-            InputType::File => FileInput::deserialize(value)
-                .ok()
-                .and_then(|file| serde_json::to_value(file).ok())
-                .ok_or_else(|| {
-                    format!(
-                        "{label} must be a file (an object with file_name, content_type, \
-                         size_bytes and hash)"
-                    )
-                })?,
+            InputType::File => {
+                let file = self.file(value)?;
+                // Bytes that travel with the file must be the ones it announces.
+                file.bytes().map_err(|e| format!("{label}: {e}"))?;
+                serde_json::to_value(file).map_err(|e| format!("{label}: {e}"))?
+            }
         };
         Ok(Some(normalized))
+    }
+}
+
+impl InputDef {
+    /// `value` as a file, or the message saying it is not one.
+    fn file(&self, value: &Value) -> Result<FileInput, String> {
+        FileInput::deserialize(value).map_err(|_| {
+            format!(
+                "{} must be a file (an object with file_name, content_type, size_bytes and \
+                 hash)",
+                self.label
+            )
+        })
+    }
+}
+
+/// A file input's bytes, taken out of the inputs ([`ActionDef::take_file_bytes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileBytes {
+    /// The file (its metadata; `data` removed).
+    pub file: FileInput,
+    /// Its bytes, checked against the announced size and sha-256.
+    pub bytes: Vec<u8>,
+}
+
+impl ActionDef {
+    /// Takes the bytes out of every file input that carries them (`data`), checked against
+    /// the size and sha-256 each announces, and leaves the files' metadata in `inputs`. Every
+    /// fault is named by its input. Values of file inputs that are not files are left for
+    /// [`ActionDef::validate_inputs`] to refuse.
+    pub fn take_file_bytes(
+        &self,
+        inputs: &mut Map<String, Value>,
+    ) -> Result<Vec<FileBytes>, InputErrors> {
+        let mut taken = Vec::new();
+        let mut errors = Vec::new();
+        for def in self
+            .inputs
+            .iter()
+            .filter(|i| i.input_type == InputType::File)
+        {
+            let Some(value) = inputs.get_mut(&def.name) else {
+                continue;
+            };
+            let Ok(mut file) = def.file(value) else {
+                continue;
+            };
+            match file.bytes() {
+                Ok(None) => {}
+                Ok(Some(bytes)) => {
+                    file.data = None;
+                    if let Value::Object(fields) = value {
+                        fields.remove("data");
+                    }
+                    taken.push(FileBytes { file, bytes });
+                }
+                Err(e) => errors.push(InputError {
+                    input: def.name.clone(),
+                    message: format!("{}: {e}", def.label),
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(taken)
+        } else {
+            Err(InputErrors(errors))
+        }
     }
 }
 
@@ -321,14 +385,51 @@ mod tests {
         assert!(fault(&def, json!("2026-05-06T07:08:09Z")).contains("YYYY-MM-DD HH:MM:SS"));
     }
 
+    /// A file input carrying the bytes `[0, 0, 0]` (base64 `AAAA`) under `hash`.
+    fn zeros(hash: &str) -> Value {
+        json!({"file_name": "a.jpg", "content_type": "image/jpeg", "size_bytes": 3,
+               "hash": hash, "data": "AAAA"})
+    }
+
+    fn zeros_hash() -> String {
+        use sha2::Digest as _;
+        crate::record::hex(&sha2::Sha256::digest([0u8, 0, 0]))
+    }
+
     #[test]
-    fn file_inputs_must_be_file_objects() {
+    fn file_inputs_must_be_file_objects_whose_bytes_match_their_hash() {
         let def = one("file", true);
-        let file = json!({"file_name": "a.jpg", "content_type": "image/jpeg", "size_bytes": 3,
-                          "hash": "ab", "data": "AAAA"});
+        let file = zeros(&zeros_hash());
         assert_eq!(normalized(&def, file.clone()), file);
         assert!(fault(&def, json!({"file_name": "a.jpg"})).starts_with("Field X must be a file"));
         assert!(fault(&def, json!("a.jpg")).starts_with("Field X must be a file"));
+        let forged = fault(&def, zeros("ab"));
+        assert!(
+            forged.starts_with("Field X: the file's bytes have sha-256"),
+            "{forged}"
+        );
+    }
+
+    #[test]
+    fn file_bytes_are_taken_out_checked_and_faults_named_by_input() {
+        let def = one("file", true);
+        let mut inputs = Map::new();
+        inputs.insert("x".into(), zeros(&zeros_hash()));
+        let taken = def.take_file_bytes(&mut inputs).unwrap();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].bytes, [0, 0, 0]);
+        assert_eq!(taken[0].file.data, None);
+        assert!(inputs["x"].get("data").is_none());
+        assert_eq!(inputs["x"]["hash"], zeros_hash().as_str());
+
+        inputs.insert("x".into(), zeros("ab"));
+        let errors = def.take_file_bytes(&mut inputs).unwrap_err();
+        assert_eq!(errors.0[0].input, "x");
+        assert!(errors.0[0].message.contains("not the ab announced"));
+        assert!(
+            inputs["x"].get("data").is_some(),
+            "nothing is taken from refused inputs"
+        );
     }
 
     #[test]

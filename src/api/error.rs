@@ -1,0 +1,235 @@
+//! The error envelope and the codes, each with its HTTP status.
+
+use crate::action::{ActionError, InputErrors};
+use crate::query::QueryError;
+use crate::record::Record;
+use serde_json::{json, Map, Value};
+
+/// An error answer: `{"error":{"code","message","detail"},"status":"failure"}` with `status`.
+///
+/// The constructors are the list of codes: each names its code and status once, and both the
+/// instance and the worker use them.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// A machine-readable code (`invalid_query`, `unknown_table`, ...).
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// Structured detail (per-input errors, the current record, the query fault), or null.
+    pub detail: Value,
+}
+
+impl ApiError {
+    /// An error with no detail. `status` is a `u16` or anything that converts to one (an
+    /// `http::StatusCode`).
+    pub fn new(
+        status: impl Into<u16>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            code: code.into(),
+            message: message.into(),
+            detail: Value::Null,
+        }
+    }
+
+    /// Adds structured detail.
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// 400 `bad_request`: the request itself is wrong (a body, a parameter).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400u16, "bad_request", message)
+    }
+
+    /// 400 `invalid_query`: a malformed encoded query, with `detail: {position, fault}`.
+    pub fn invalid_query(e: &QueryError) -> Self {
+        Self::new(400u16, "invalid_query", e.to_string())
+            .with_detail(json!({"position": e.position, "fault": e.fault}))
+    }
+
+    /// 401 `unauthorized`: no valid session or credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401u16, "unauthorized", message)
+    }
+
+    /// 403 `forbidden`: signed in, but not allowed.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403u16, "forbidden", message)
+    }
+
+    /// 404 `not_found`: no such record (or path).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404u16, "not_found", message)
+    }
+
+    /// 404 `not_found` for a record of the Table API.
+    pub fn no_record(table: &str, sys_id: &str) -> Self {
+        Self::not_found(format!("no record {sys_id} in {table}"))
+    }
+
+    /// 404 `unknown_table`: the Table API has no such table.
+    pub fn unknown_table(table: &str) -> Self {
+        Self::new(
+            404u16,
+            "unknown_table",
+            format!(
+                "unknown table {table:?}; known tables: {}",
+                super::table::TABLES.join(", ")
+            ),
+        )
+    }
+
+    /// 404 `unknown_action`: no action has that name.
+    pub fn unknown_action(name: &str) -> Self {
+        Self::new(
+            404u16,
+            "unknown_action",
+            format!("there is no action named {name:?}"),
+        )
+    }
+
+    /// 409 `conflict`: the request contradicts the current state.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409u16, "conflict", message)
+    }
+
+    /// 413 `too_large`: the body or a file is larger than allowed.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(413u16, "too_large", message)
+    }
+
+    /// 500 `internal`: the server failed.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500u16, "internal", message)
+    }
+
+    /// 500 `storage`: the database (or IndexedDB) failed.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::new(500u16, "storage", message)
+    }
+
+    /// 502 `bad_gateway`: the instance answered something that cannot be read.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        Self::new(502u16, "bad_gateway", message)
+    }
+
+    /// The answer for an action the engine refused. `current` is the record as the answering
+    /// side sees it (the instance's, or the cached one offline); it goes into the detail of
+    /// refusals the user resolves by looking at the record.
+    pub fn from_action(e: &ActionError, current: Option<&Record>) -> Self {
+        let message = e.to_string();
+        match e {
+            ActionError::NotFound { .. } => Self::new(404u16, e.code(), message),
+            ActionError::NotApplicable { .. } => {
+                Self::new(409u16, e.code(), message).with_detail(json!({ "record": current }))
+            }
+            ActionError::UnavailableOffline { action } => {
+                Self::new(409u16, e.code(), message).with_detail(json!({ "action": action }))
+            }
+            ActionError::Validation { action, step, .. } => Self::new(422u16, e.code(), message)
+                .with_detail(json!({ "action": action, "step": step, "record": current })),
+            ActionError::Inputs(errors) => Self::invalid_inputs(errors),
+            ActionError::Hook { .. } | ActionError::Store(_) => {
+                Self::new(500u16, e.code(), message)
+            }
+        }
+    }
+
+    /// 422 `invalid_inputs`, with `detail: {inputs: {name: message}}`.
+    pub fn invalid_inputs(errors: &InputErrors) -> Self {
+        Self::new(
+            422u16,
+            ActionError::Inputs(errors.clone()).code(),
+            errors.to_string(),
+        )
+        .with_detail(json!({ "inputs": inputs_detail(errors) }))
+    }
+
+    /// The envelope, as JSON.
+    pub fn envelope(&self) -> Value {
+        json!({
+            "error": {"code": self.code, "message": self.message, "detail": self.detail},
+            "status": "failure",
+        })
+    }
+
+    /// Reads an error answer of another side (the worker reading the instance's), or `None`
+    /// when `body` is not an envelope.
+    pub fn from_envelope(status: u16, body: &str) -> Option<Self> {
+        let value: Value = serde_json::from_str(body).ok()?;
+        let error = value.get("error")?;
+        Some(Self {
+            status,
+            code: error.get("code")?.as_str()?.to_string(),
+            message: error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            detail: error.get("detail").cloned().unwrap_or(Value::Null),
+        })
+    }
+}
+
+/// `{input name: message}` for every input fault.
+fn inputs_detail(errors: &InputErrors) -> Map<String, Value> {
+    errors
+        .0
+        .iter()
+        .map(|e| (e.input.clone(), Value::String(e.message.clone())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::InputError;
+    use crate::query::Query;
+
+    #[test]
+    fn a_malformed_query_names_position_and_fault_in_the_detail() {
+        let e = Query::parse("state=a^ORpriority=1^BOGUS").unwrap_err();
+        let api = ApiError::invalid_query(&e);
+        assert_eq!((api.status, api.code.as_str()), (400, "invalid_query"));
+        assert_eq!(api.detail["position"], e.position);
+        assert_eq!(api.detail["fault"], e.fault.as_str());
+    }
+
+    #[test]
+    fn a_condition_that_does_not_hold_carries_the_record_it_was_checked_on() {
+        let record = Record::from_value(json!({"sys_id": "a", "state": "closed"})).unwrap();
+        let e = ActionError::NotApplicable {
+            action: "accept_task".into(),
+        };
+        let api = ApiError::from_action(&e, Some(&record));
+        assert_eq!((api.status, api.code.as_str()), (409, "not_applicable"));
+        assert_eq!(api.detail["record"]["state"], "closed");
+    }
+
+    #[test]
+    fn input_faults_are_listed_by_input() {
+        let errors = InputErrors(vec![InputError {
+            input: "note".into(),
+            message: "Note is required".into(),
+        }]);
+        let api = ApiError::from_action(&ActionError::Inputs(errors), None);
+        assert_eq!((api.status, api.code.as_str()), (422, "invalid_inputs"));
+        assert_eq!(api.detail, json!({"inputs": {"note": "Note is required"}}));
+    }
+
+    #[test]
+    fn the_envelope_reads_back_as_the_same_error() {
+        let api = ApiError::unknown_table("bogus").with_detail(json!({"x": 1}));
+        let text = api.envelope().to_string();
+        assert_eq!(ApiError::from_envelope(404, &text), Some(api));
+        assert_eq!(ApiError::from_envelope(502, "<html>"), None);
+    }
+}
