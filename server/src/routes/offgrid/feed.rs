@@ -1,0 +1,146 @@
+//! The offline cache feed: NDJSON streamed from one read transaction.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query as Params, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use offgrid::query::{Query, QueryContext};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+use super::config::tables;
+use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::routes::params;
+use crate::storage::{Storage, StorageError};
+use crate::AppState;
+
+/// Lines of the feed are sent in chunks of about this size.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// `GET /api/offgrid/cache[?since=W]`: the user's offline cache as NDJSON, streamed from one
+/// read transaction (a consistent snapshot) without holding the whole feed in memory.
+pub async fn cache(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    query: Result<Params<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = params(query)?;
+    let since = params
+        .get("since")
+        .map(|w| {
+            w.trim().parse::<i64>().ok().filter(|w| *w >= 0).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "since must be a watermark from an earlier feed (a non-negative integer), not {w:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let storage = state.storage.clone();
+    let ctx = user.ctx();
+    tokio::task::spawn_blocking(move || {
+        let mut feed = Feed {
+            sender,
+            buffer: Vec::new(),
+            gone: false,
+        };
+        if let Err(e) = write_feed(&*storage, &ctx, since, &mut feed) {
+            // The stream ends without its end line: the client sees an incomplete download.
+            let _ = feed.sender.blocking_send(Err(std::io::Error::other(e.0)));
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    Ok((
+        [(CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+struct Feed {
+    sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+    /// The client went away: stop reading.
+    gone: bool,
+}
+
+impl Feed {
+    fn line(&mut self, value: &Value) {
+        // Serializing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.buffer, value);
+        self.buffer.push(b'\n');
+        if self.buffer.len() >= CHUNK_BYTES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.buffer.is_empty() || self.gone {
+            return;
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        self.gone = self.sender.blocking_send(Ok(chunk)).is_err();
+    }
+}
+
+fn write_feed(
+    storage: &dyn Storage,
+    ctx: &QueryContext,
+    since: Option<i64>,
+    feed: &mut Feed,
+) -> Result<(), StorageError> {
+    storage.read(|tx| {
+        // Read first, so the snapshot and the watermark agree.
+        let watermark = tx.watermark()?;
+        // A watermark from the future comes from another database: start over.
+        let since = since.filter(|s| *s <= watermark);
+        let full = since.is_none();
+        let after = since.unwrap_or(-1);
+        let mut scopes = Vec::new();
+        for (table, text) in tables(tx)? {
+            let text = text.as_str().unwrap_or_default();
+            let query = Query::parse(text).map_err(|e| {
+                StorageError(format!(
+                    "the offline scope of {table} is not a valid query: {e}"
+                ))
+            })?;
+            scopes.push((table, query));
+        }
+        let mut total = 0u64;
+        for (table, query) in &scopes {
+            tx.scan(table, after, &mut |record| {
+                total += u64::from(query.matches(&record, ctx));
+                true
+            })?;
+        }
+        let watermark = watermark.to_string();
+        feed.line(&json!({"type": "header", "total": total, "watermark": watermark, "full": full}));
+        let mut count = 0u64;
+        for (table, query) in &scopes {
+            tx.scan(table, after, &mut |record| {
+                if query.matches(&record, ctx) {
+                    count += 1;
+                    feed.line(&json!({"type": "record", "table": table, "record": record}));
+                } else if !full {
+                    // Changed and out of scope: if the device has it, it must go.
+                    let sys_id = record.sys_id().unwrap_or_default();
+                    feed.line(&json!({"type": "delete", "table": table, "sys_id": sys_id}));
+                }
+                !feed.gone
+            })?;
+            if !full {
+                tx.tombstones(table, after, &mut |sys_id| {
+                    feed.line(&json!({"type": "delete", "table": table, "sys_id": sys_id}));
+                })?;
+            }
+        }
+        feed.line(&json!({"type": "end", "count": count, "watermark": watermark}));
+        feed.flush();
+        Ok(())
+    })
+}
