@@ -13,7 +13,7 @@ use offgrid::query::{Query, QueryContext};
 use offgrid::record::{new_sys_id, Record};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, HttpError};
 use crate::storage::{find_by, sha256_hex, StorageError, Tx};
 use crate::AppState;
 
@@ -170,9 +170,16 @@ fn csrf_safe(parts: &Parts) -> bool {
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
-    type Rejection = ApiError;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        Ok(Self::authenticate(parts, state).await?)
+    }
+}
+
+impl CurrentUser {
+    /// Who is calling: Basic credentials, else the session cookie (with the CSRF rule).
+    async fn authenticate(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(credentials) = basic_credentials(parts) {
             let (user, password) = credentials?;
             let found = state

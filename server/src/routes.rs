@@ -5,7 +5,6 @@ pub mod attachment;
 pub mod offgrid;
 pub mod table;
 
-use ::offgrid::query::Query;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::Query as Params;
@@ -13,37 +12,11 @@ use axum::http::{StatusCode, Uri};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
-use crate::error::ApiError;
-
-/// The tables the Table API knows.
-pub const TABLES: [&str; 6] = [
-    "wm_task",
-    "incident",
-    "sys_user",
-    "sys_journal_field",
-    "sys_attachment",
-    "sys_audit",
-];
+use crate::error::{ApiError, HttpError};
 
 /// Any other path under `/api/`.
-pub async fn unknown_api(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("there is no API at {}", uri.path()))
-}
-
-/// 404 `unknown_table` unless the Table API knows `table`.
-pub fn known_table(table: &str) -> Result<(), ApiError> {
-    if TABLES.contains(&table) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_table",
-            format!(
-                "unknown table {table:?}; known tables: {}",
-                TABLES.join(", ")
-            ),
-        ))
-    }
+pub async fn unknown_api(uri: Uri) -> HttpError {
+    ApiError::not_found(format!("there is no API at {}", uri.path())).into()
 }
 
 /// A request body, or 413 when it is over the limit.
@@ -70,10 +43,4 @@ pub fn params(
     params
         .map(|p| p.0)
         .map_err(|e| ApiError::bad_request(format!("malformed URL parameters: {}", e.body_text())))
-}
-
-/// An encoded query, or 400 `bad_query` with the parser's message.
-pub fn encoded_query(text: &str) -> Result<Query, ApiError> {
-    Query::parse(text)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.to_string()))
 }

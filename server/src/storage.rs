@@ -7,7 +7,6 @@
 
 pub mod sqlite;
 
-use base64::Engine as _;
 use offgrid::record::{Record, Timestamp};
 use offgrid::store::{attachment_record, FileInput, JournalEntry, Store, StoreError};
 use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
@@ -248,37 +247,34 @@ impl<'a> TxStore<'a> {
         }
     }
 
-    /// The bytes of a file input: its base64 `data`, or the bytes of an attachment with the
-    /// same hash uploaded before; checked against the size limit and the announced hash.
+    /// The bytes of a file input: its `data`, or the bytes of an attachment with the same
+    /// hash uploaded before; checked against the announced size and hash (the core's one
+    /// check) and the instance's size limit.
     fn file_bytes(&self, file: &FileInput) -> Result<Vec<u8>, String> {
         let name = &file.file_name;
-        let bytes = match &file.data {
-            Some(data) => base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .map_err(|e| format!("file {name}: data is not base64: {e}"))?,
-            None => self
-                .bytes_by_hash(&file.hash)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| {
-                    format!(
-                        "file {name}: no bytes were sent and no attachment with hash {} was \
-                         uploaded before",
-                        file.hash
-                    )
-                })?,
+        let bytes = match file.bytes().map_err(|e| format!("file {name}: {e}"))? {
+            Some(bytes) => bytes,
+            None => {
+                let bytes = self
+                    .bytes_by_hash(&file.hash)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| {
+                        format!(
+                            "file {name}: no bytes were sent and no attachment with hash {} was \
+                             uploaded before",
+                            file.hash
+                        )
+                    })?;
+                file.check_bytes(&bytes)
+                    .map_err(|e| format!("file {name}: {e}"))?;
+                bytes
+            }
         };
         if bytes.len() as u64 > self.max_attachment_bytes {
             return Err(format!(
                 "file {name} is {} bytes; attachments may be at most {} bytes",
                 bytes.len(),
                 self.max_attachment_bytes
-            ));
-        }
-        let hash = sha256_hex(&bytes);
-        if hash != file.hash {
-            return Err(format!(
-                "file {name}: the bytes have sha-256 {hash}, not the {} announced",
-                file.hash
             ));
         }
         Ok(bytes)

@@ -12,11 +12,13 @@ use offgrid::store::{attachment_record, FileInput, ATTACHMENT_TABLE};
 use serde_json::json;
 use std::collections::HashMap;
 
-use super::{body, encoded_query, known_table, params};
+use super::{body, params};
 use crate::auth::{authorize_write, CurrentUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, HttpError};
 use crate::storage::{all, save_attachment, sha256_hex};
 use crate::AppState;
+use offgrid::api::table::known_table;
+use offgrid::query::Query;
 
 fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
     params
@@ -34,7 +36,7 @@ pub async fn upload(
     headers: HeaderMap,
     query: Result<Params<HashMap<String, String>>, QueryRejection>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let params = params(query)?;
     let table = required(&params, "table_name")?.to_string();
     let table_sys_id = required(&params, "table_sys_id")?.to_string();
@@ -46,7 +48,8 @@ pub async fn upload(
             "{file_name} is {} bytes; attachments may be at most {} bytes",
             bytes.len(),
             state.max_attachment_bytes
-        )));
+        ))
+        .into());
     }
     let content_type = headers
         .get(CONTENT_TYPE)
@@ -88,9 +91,10 @@ pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     query: Result<Params<HashMap<String, String>>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<serde_json::Value>, HttpError> {
     let params = params(query)?;
-    let query = encoded_query(params.get("sysparm_query").map_or("", String::as_str))?;
+    let query = Query::parse(params.get("sysparm_query").map_or("", String::as_str))
+        .map_err(|e| ApiError::invalid_query(&e))?;
     let ctx = user.ctx();
     let records = state
         .blocking(move |s| {
@@ -105,7 +109,7 @@ pub async fn download(
     State(state): State<AppState>,
     _user: CurrentUser,
     Path(sys_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let (meta, bytes) = state
         .blocking(move |s| {
             s.read(|tx| {

@@ -7,82 +7,36 @@ use axum::extract::{Path, Query as Params, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use offgrid::action::is_journal_field;
+use offgrid::api::table::{known_table, ListParams, RecordAnswer, TOTAL_COUNT_HEADER};
 use offgrid::record::{is_valid_sys_id, Record, Timestamp, SYSTEM_FIELDS};
 use offgrid::store::{JournalEntry, Store};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-use super::{body, encoded_query, json, known_table, params};
+use super::{body, json, params};
 use crate::auth::{authorize_write, CurrentUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, HttpError};
 use crate::storage::{all, Tx, TxStore};
 use crate::AppState;
 
-/// Fields that append journal entries instead of being stored on the record.
-pub const JOURNAL_FIELDS: [&str; 2] = ["work_notes", "comments"];
-
-const DEFAULT_LIMIT: usize = 1000;
-
-fn number_param(params: &HashMap<String, String>, name: &str) -> Result<Option<usize>, ApiError> {
-    params
-        .get(name)
-        .map(|v| {
-            v.trim().parse::<usize>().map_err(|_| {
-                ApiError::bad_request(format!("{name} must be a non-negative integer, not {v:?}"))
-            })
-        })
-        .transpose()
-}
-
-/// `GET /api/now/table/{table}`.
+/// `GET /api/now/table/{table}`: the core's list parameters and paging over the table's rows.
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(table): Path<String>,
     query: Result<Params<HashMap<String, String>>, QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     known_table(&table)?;
     let params = params(query)?;
-    let query = encoded_query(params.get("sysparm_query").map_or("", String::as_str))?;
-    let limit = number_param(&params, "sysparm_limit")?.unwrap_or(DEFAULT_LIMIT);
-    let offset = number_param(&params, "sysparm_offset")?.unwrap_or(0);
-    let fields: Option<Vec<String>> = params.get("sysparm_fields").map(|f| {
-        f.split(',')
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-            .map(str::to_string)
-            .collect()
-    });
+    let list = ListParams::parse(|name| params.get(name).map(String::as_str))?;
     let ctx = user.ctx();
-    let (total, page) = state
-        .blocking(move |s| {
-            s.read(|tx| {
-                let selected = query.select(all(tx, &table)?, &ctx);
-                let total = selected.len();
-                let page: Vec<Value> = selected
-                    .into_iter()
-                    .skip(offset)
-                    .take(limit)
-                    .map(|r| project(r, fields.as_deref()))
-                    .collect();
-                Ok::<_, ApiError>((total, page))
-            })
-        })
+    let page = state
+        .blocking(move |s| s.read(|tx| Ok::<_, ApiError>(list.page(all(tx, &table)?, &ctx))))
         .await?;
     let mut headers = HeaderMap::new();
-    headers.insert("x-total-count", HeaderValue::from(total));
-    Ok((headers, Json(json!({ "result": page }))).into_response())
-}
-
-fn project(record: Record, fields: Option<&[String]>) -> Value {
-    match fields {
-        None => record.into_value(),
-        Some(fields) => {
-            let mut map = record.0;
-            map.retain(|k, _| fields.iter().any(|f| f == k));
-            Value::Object(map)
-        }
-    }
+    headers.insert(TOTAL_COUNT_HEADER, HeaderValue::from(page.total));
+    Ok((headers, Json(page.body)).into_response())
 }
 
 /// `GET /api/now/table/{table}/{sys_id}`.
@@ -90,17 +44,17 @@ pub async fn get_one(
     State(state): State<AppState>,
     _user: CurrentUser,
     Path((table, sys_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecordAnswer>, HttpError> {
     known_table(&table)?;
-    let record = state
+    let result = state
         .blocking(move |s| s.read(|tx| existing(tx, &table, &sys_id)))
         .await?;
-    Ok(Json(json!({ "result": record })))
+    Ok(Json(RecordAnswer { result }))
 }
 
 fn existing(tx: &dyn Tx, table: &str, sys_id: &str) -> Result<Record, ApiError> {
     tx.get(table, sys_id)?
-        .ok_or_else(|| ApiError::not_found(format!("no record {sys_id} in {table}")))
+        .ok_or_else(|| ApiError::no_record(table, sys_id))
 }
 
 /// A write body: the fields to store (system fields dropped), the journal entries to append,
@@ -139,7 +93,7 @@ fn changes(bytes: &[u8]) -> Result<Changes, ApiError> {
             out.sys_id = Some(id.to_string());
         } else if SYSTEM_FIELDS.contains(&field.as_str()) {
             // Maintained by the instance; a client's value is ignored.
-        } else if JOURNAL_FIELDS.contains(&field.as_str()) {
+        } else if is_journal_field(&field) {
             if let Some(text) = offgrid::record::value_text(&value).filter(|t| !t.is_empty()) {
                 out.journal.push((field, text));
             }
@@ -181,7 +135,7 @@ pub async fn insert(
     user: CurrentUser,
     Path(table): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     known_table(&table)?;
     let changes = changes(&body(bytes)?)?;
     let max = state.max_attachment_bytes;
@@ -207,7 +161,7 @@ pub async fn insert(
             })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "result": record }))).into_response())
+    Ok((StatusCode::CREATED, Json(RecordAnswer { result: record })).into_response())
 }
 
 /// `PATCH` and `PUT /api/now/table/{table}/{sys_id}`: changes the given fields; `work_notes`
@@ -217,13 +171,14 @@ pub async fn update(
     user: CurrentUser,
     Path((table, sys_id)): Path<(String, String)>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecordAnswer>, HttpError> {
     known_table(&table)?;
     let changes = changes(&body(bytes)?)?;
     if changes.sys_id.as_ref().is_some_and(|id| *id != sys_id) {
         return Err(ApiError::bad_request(format!(
             "the body's sys_id differs from the record's {sys_id}; sys_id cannot change"
-        )));
+        ))
+        .into());
     }
     let max = state.max_attachment_bytes;
     let record = state
@@ -248,7 +203,7 @@ pub async fn update(
             })
         })
         .await?;
-    Ok(Json(json!({ "result": record })))
+    Ok(Json(RecordAnswer { result: record }))
 }
 
 /// `DELETE /api/now/table/{table}/{sys_id}`: 204, and a tombstone for the cache feed.
@@ -256,7 +211,7 @@ pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     Path((table, sys_id)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, HttpError> {
     known_table(&table)?;
     state
         .blocking(move |s| {

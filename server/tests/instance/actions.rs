@@ -132,7 +132,7 @@ async fn close_complete_journal_create_and_delete_steps_run_on_the_instance() {
 }
 
 #[tokio::test]
-async fn attach_photo_stores_the_bytes_and_refuses_a_wrong_hash() {
+async fn attach_photo_stores_the_bytes_and_refuses_a_wrong_hash_by_its_input() {
     let instance = Instance::start().await;
     let admin = instance.login("admin").await;
     let beth = instance.login("beth.anglin").await;
@@ -150,8 +150,10 @@ async fn attach_photo_stores_the_bytes_and_refuses_a_wrong_hash() {
         .action("attach_photo", "wm_task", id, json!({"photo": wrong}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // The same answer the worker gives offline: the fault is named by its input.
+    assert_eq!(body["error"]["code"], "invalid_inputs", "{body}");
     assert!(
-        body["error"]["message"]
+        body["error"]["detail"]["inputs"]["photo"]
             .as_str()
             .unwrap()
             .contains("sha-256"),

@@ -33,8 +33,10 @@ async fn malformed_queries_and_parameters_are_400_with_the_fault() {
         .get("/api/now/table/wm_task?sysparm_query=stateFOOassigned")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"]["code"], "bad_query");
+    assert_eq!(body["error"]["code"], "invalid_query");
     assert!(message(&body).contains("position"), "{body}");
+    assert_eq!(body["error"]["detail"]["position"], 5, "{body}");
+    assert!(body["error"]["detail"]["fault"].is_string(), "{body}");
 
     let (status, body) = admin.get("/api/now/table/wm_task?sysparm_limit=ten").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

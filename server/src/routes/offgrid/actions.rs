@@ -1,62 +1,39 @@
 //! Live actions: an action run on the instance, its online and both steps in one transaction.
+//! The invocation, the checks before running and the answers are the core's contract
+//! (`offgrid::api::action`), so a live run and an offline one answer alike.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
-use offgrid::action::{run, ActionContext, ActionDef, ActionError, ActionSet, Outcome, Side};
-use offgrid::record::{new_uuid, Record, Timestamp};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use offgrid::action::{run, ActionContext, Side};
+use offgrid::api::action::{ActionAnswer, Invocation};
+use offgrid::api::ApiError;
+use offgrid::record::{new_uuid, Timestamp};
 
 use super::config::actions;
 use crate::auth::CurrentUser;
-use crate::error::ApiError;
+use crate::error::HttpError;
 use crate::hooks::InstanceHooks;
-use crate::routes::{body, json};
+use crate::routes::body;
 use crate::storage::TxStore;
 use crate::AppState;
 
-#[derive(Deserialize)]
-struct Invocation {
-    table: String,
-    sys_id: String,
-    #[serde(default)]
-    inputs: Map<String, Value>,
-}
-
-fn action_def<'a>(set: &'a ActionSet, name: &str) -> Result<&'a ActionDef, ApiError> {
-    set.get(name).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_action",
-            format!("there is no action named {name:?}"),
-        )
-    })
-}
-
 /// `POST /api/offgrid/actions/{name}`: runs an action live, its online and both steps in one
-/// transaction.
+/// transaction. Nothing is written when it is refused.
 pub async fn run_action(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(name): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let invocation: Invocation = json(&body(bytes)?)?;
+) -> Result<Json<ActionAnswer>, HttpError> {
+    let invocation = Invocation::from_body(&body(bytes)?)?;
     let max = state.max_attachment_bytes;
     let outcome = state
         .blocking(move |s| {
             s.write(|tx| {
                 let set = actions(tx)?;
-                let def = action_def(&set, &name)?;
-                if def.table != invocation.table {
-                    return Err(ApiError::bad_request(format!(
-                        "action {name} works on {}, not {}",
-                        def.table, invocation.table
-                    )));
-                }
+                let def = invocation.action(&set, &name)?;
                 let ctx = ActionContext {
                     user: user.ctx(),
                     now: Timestamp::now(),
@@ -73,66 +50,18 @@ pub async fn run_action(
                     &invocation.inputs,
                 );
                 let refused = store.refused.take();
-                result.map_err(|e| {
-                    let current = tx.get(&def.table, &invocation.sys_id).ok().flatten();
-                    live_error(e, refused, current)
+                result.map_err(|e| match refused {
+                    // The store refused the file itself (over the size limit, or no bytes and
+                    // none uploaded before with its hash): the request's fault, not the
+                    // database's.
+                    Some(reason) => ApiError::new(422u16, "invalid_attachment", reason),
+                    None => {
+                        let current = tx.get(&def.table, &invocation.sys_id).ok().flatten();
+                        ApiError::from_action(&e, current.as_ref())
+                    }
                 })
             })
         })
         .await?;
-    Ok(Json(outcome_json(outcome)))
-}
-
-fn outcome_json(outcome: Outcome) -> Value {
-    let created: Vec<Value> = outcome
-        .created
-        .into_iter()
-        .map(|(table, record)| json!({"table": table, "record": record}))
-        .collect();
-    json!({
-        "result": outcome.record,
-        "created": created,
-        "deleted": outcome.deleted,
-        "attachments": outcome.attachments,
-    })
-}
-
-pub(super) fn inputs_detail(errors: &offgrid::action::InputErrors) -> Value {
-    let per_input: Map<String, Value> = errors
-        .0
-        .iter()
-        .map(|e| (e.input.clone(), Value::String(e.message.clone())))
-        .collect();
-    json!({ "inputs": per_input })
-}
-
-/// How a live action's failure is answered: nothing was written in any case.
-fn live_error(e: ActionError, refused: Option<String>, current: Option<Record>) -> ApiError {
-    let message = e.to_string();
-    match &e {
-        ActionError::NotFound { .. } => ApiError::not_found(message),
-        ActionError::NotApplicable { .. } | ActionError::UnavailableOffline { .. } => {
-            ApiError::new(StatusCode::CONFLICT, e.code(), message)
-                .with_detail(json!({ "record": current }))
-        }
-        ActionError::Validation { action, step, .. } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), message)
-                .with_detail(json!({ "action": action, "step": step, "record": current }))
-        }
-        ActionError::Inputs(errors) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), message)
-                .with_detail(inputs_detail(errors))
-        }
-        ActionError::Hook { .. } => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), message)
-        }
-        ActionError::Store(_) => match refused {
-            Some(reason) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_attachment",
-                reason,
-            ),
-            None => ApiError::internal(message),
-        },
-    }
+    Ok(Json(ActionAnswer::live(outcome)))
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::CurrentUser;
 use crate::config_keys;
-use crate::error::ApiError;
+use crate::error::{ApiError, HttpError};
 use crate::storage::{StorageError, Tx};
 use crate::AppState;
 
@@ -34,7 +34,7 @@ pub(super) fn actions(tx: &dyn Tx) -> Result<ActionSet, ApiError> {
 pub async fn config(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let (tables, actions, policy) = state
         .blocking(|s| {
             s.read(|tx| {

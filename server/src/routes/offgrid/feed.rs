@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::config::tables;
 use crate::auth::CurrentUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, HttpError};
 use crate::routes::params;
 use crate::storage::{Storage, StorageError};
 use crate::AppState;
@@ -26,7 +26,7 @@ pub async fn cache(
     State(state): State<AppState>,
     user: CurrentUser,
     query: Result<Params<HashMap<String, String>>, QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let params = params(query)?;
     let since = params
         .get("since")

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{self, CurrentUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, HttpError};
 use crate::routes::{body, json};
 use crate::AppState;
 
@@ -24,7 +24,7 @@ struct Login {
 pub async fn login(
     State(state): State<AppState>,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let login: Login = json(&body(bytes)?)?;
     let (user, token) = state
         .blocking(move |s| {
@@ -47,7 +47,7 @@ pub async fn login(
 pub async fn logout(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     if let Some(token) = user.session.clone() {
         state
             .blocking(move |s| s.write(|tx| Ok::<_, ApiError>(tx.delete_session(&token)?)))

@@ -11,10 +11,9 @@ use offgrid::record::{value_text, Record, Timestamp};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
-use super::actions::inputs_detail;
 use super::config::actions;
 use crate::auth::CurrentUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, HttpError};
 use crate::hooks::InstanceHooks;
 use crate::routes::{body, json};
 use crate::storage::{Tx, TxStore};
@@ -26,7 +25,7 @@ pub async fn sync(
     State(state): State<AppState>,
     user: CurrentUser,
     bytes: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let request: offgrid::sync::SyncRequest = json(&body(bytes)?)?;
     let max = state.max_attachment_bytes;
     let results = state
@@ -187,7 +186,7 @@ fn sync_error(
         }
         ActionError::Inputs(errors) => {
             let mut value = failure(entry, "rejected", e.code(), message, None);
-            value["error"]["detail"] = inputs_detail(errors);
+            value["error"]["detail"] = ApiError::invalid_inputs(errors).detail;
             value
         }
         ActionError::UnavailableOffline { .. } | ActionError::Hook { .. } => {
