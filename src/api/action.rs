@@ -21,9 +21,10 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// Reads a request body: 400 `bad_request` naming the fault when it is not an invocation.
-    pub fn from_body(body: &[u8]) -> Result<Self, ApiError> {
-        serde_json::from_slice(body).map_err(|e| {
+    /// Reads a request's JSON body: 400 `bad_request` naming the fault when it is not an
+    /// invocation.
+    pub fn from_value(body: Value) -> Result<Self, ApiError> {
+        serde_json::from_value(body).map_err(|e| {
             ApiError::bad_request(format!(
                 "an action call is {{\"table\", \"sys_id\", \"inputs\"}}: {e}"
             ))
@@ -118,7 +119,7 @@ mod tests {
 
     #[test]
     fn an_invocation_names_what_is_wrong_with_it() {
-        let e = Invocation::from_body(br#"{"table": "wm_task"}"#).unwrap_err();
+        let e = Invocation::from_value(json!({"table": "wm_task"})).unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (400, "bad_request"));
         assert!(e.message.contains("sys_id"), "{}", e.message);
     }

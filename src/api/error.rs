@@ -121,6 +121,57 @@ impl ApiError {
         Self::new(502u16, "bad_gateway", message)
     }
 
+    /// 401 `not_signed_in`: the worker has nobody signed in (sign in while online first).
+    pub fn not_signed_in(message: impl Into<String>) -> Self {
+        Self::new(401u16, "not_signed_in", message)
+    }
+
+    /// 409 `state`: the outbox entry's state does not allow the operation.
+    pub fn state(message: impl Into<String>) -> Self {
+        Self::new(409u16, "state", message)
+    }
+
+    /// 502 `corrupt_feed`: the cache feed was not a complete, valid feed.
+    pub fn corrupt_feed(message: impl Into<String>) -> Self {
+        Self::new(502u16, "corrupt_feed", message)
+    }
+
+    /// 503 `network`: the instance could not be reached.
+    pub fn network(message: impl Into<String>) -> Self {
+        Self::new(503u16, "network", message)
+    }
+
+    /// 503 `offline`: the operation needs the instance and the device is offline.
+    pub fn offline(message: impl Into<String>) -> Self {
+        Self::new(503u16, "offline", message)
+    }
+
+    /// 503 `no_cache`: offline with no cache downloaded.
+    pub fn no_cache(message: impl Into<String>) -> Self {
+        Self::new(503u16, "no_cache", message)
+    }
+
+    /// 503 `not_cached`: offline, a table the offline scope does not keep on the device.
+    pub fn not_cached(table: &str) -> Self {
+        Self::new(
+            503u16,
+            "not_cached",
+            format!(
+                "the {table} table is not kept offline; it can be read when the device is online"
+            ),
+        )
+    }
+
+    /// 504 `timeout`: the instance did not answer in time; it may have done the work.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(504u16, "timeout", message)
+    }
+
+    /// 507 `quota`: too little storage on the device; nothing was changed.
+    pub fn quota(message: impl Into<String>) -> Self {
+        Self::new(507u16, "quota", message)
+    }
+
     /// The answer for an action the engine refused. `current` is the record as the answering
     /// side sees it (the instance's, or the cached one offline); it goes into the detail of
     /// refusals the user resolves by looking at the record.

@@ -33,7 +33,6 @@ mod syncing;
 pub use clock::Clock;
 pub use error::RuntimeError;
 pub use events::{Event, Events};
-pub use http::ApiError;
 pub use network::{Network, StorageEstimate};
 
 use crate::action::ActionSet;
@@ -47,7 +46,7 @@ use crate::web::transport::{response_text, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use web_sys::{Request, Response};
 
@@ -121,6 +120,8 @@ mod keys {
 struct Session {
     user: UserInfo,
     db: LocalDb,
+    /// The tables the offline scope keeps on the device.
+    tables: BTreeSet<String>,
     actions: ActionSet,
     policy: CachePolicy,
     offline_mode: Cell<bool>,
@@ -253,6 +254,7 @@ impl Runtime {
         Ok(Rc::new(Session {
             user,
             db,
+            tables: config.tables.into_keys().collect(),
             actions,
             policy: config.policy,
             offline_mode: Cell::new(offline_mode),
@@ -269,7 +271,7 @@ impl Runtime {
         if response.ok() {
             let body: Value = serde_json::from_str(&text).unwrap_or_default();
             let user: UserInfo = serde_json::from_value(body["result"].clone()).map_err(|e| {
-                RuntimeError::BadRequest(format!("the instance's login answer has no user: {e}"))
+                RuntimeError::BadGateway(format!("the instance's login answer has no user: {e}"))
             })?;
             self.sign_in(user).await?;
         }
@@ -293,10 +295,10 @@ impl Runtime {
             .json("GET", "/api/offgrid/config", None)
             .await?;
         let stored: InstanceConfig = serde_json::from_value(config.clone()).map_err(|e| {
-            RuntimeError::BadRequest(format!("the instance's config is not valid: {e}"))
+            RuntimeError::BadGateway(format!("the instance's config is not valid: {e}"))
         })?;
         ActionSet::from_json(&stored.actions).map_err(|e| {
-            RuntimeError::BadRequest(format!("the instance's actions are not valid: {e}"))
+            RuntimeError::BadGateway(format!("the instance's actions are not valid: {e}"))
         })?;
         let db = LocalDb::open(&self.db_name(&user.user_name)).await?;
         db.put_meta(keys::CONFIG, &stored).await?;

@@ -6,6 +6,7 @@
 //! [`FeedDecoder`], so memory stays bounded by one chunk and one line however large the
 //! cache is.
 
+use crate::api::ApiError;
 use crate::feed::{FeedDecoder, FeedError, FeedLine, FeedSummary};
 use crate::sync::{SyncRequest, SyncResponse, SyncTransport, TransportError};
 use crate::web::global_sys::{clear_timeout, fetch_request, set_timeout};
@@ -25,7 +26,7 @@ pub const REQUEST_TIMEOUT_MS: i32 = 20_000;
 pub const CHUNK_TIMEOUT_MS: i32 = 30_000;
 
 /// Why a request got no usable answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
     /// No answer at all: the device is offline, the instance is down or unreachable.
     #[error("the instance could not be reached: {0}")]
@@ -42,6 +43,8 @@ pub enum FetchError {
         code: String,
         /// The instance's message.
         message: String,
+        /// The instance's error detail, passed on as it is.
+        detail: Value,
     },
     /// The instance answered success with a body that is not what was expected.
     #[error("the instance's answer could not be read: {0}")]
@@ -56,7 +59,7 @@ impl FetchError {
 }
 
 /// Why a cache download did not complete. The cache being built is discarded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DownloadError {
     /// The request failed or was refused.
     #[error(transparent)]
@@ -345,28 +348,23 @@ pub async fn response_text(response: &Response) -> Result<String, FetchError> {
     Ok(text.as_string().unwrap_or_default())
 }
 
-/// The instance's error answer as a [`FetchError::Http`], with the code and message of its
-/// error JSON when it has one.
+/// The instance's error answer as a [`FetchError::Http`]: its envelope when it sent one,
+/// else the status with the start of whatever it sent.
 pub fn http_error(status: u16, body: &str) -> FetchError {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let error = parsed.as_ref().and_then(|v| v.get("error"));
-    let field = |name: &str| {
-        error
-            .and_then(|e| e.get(name))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
+    let error = ApiError::from_envelope(status, body).unwrap_or_else(|| {
+        let snippet: String = body.chars().take(200).collect();
+        let message = if snippet.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            snippet
+        };
+        ApiError::new(status, "http", message)
+    });
     FetchError::Http {
         status,
-        code: field("code").unwrap_or_else(|| "http".into()),
-        message: field("message").unwrap_or_else(|| {
-            let snippet: String = body.chars().take(200).collect();
-            if snippet.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                snippet
-            }
-        }),
+        code: error.code,
+        message: error.message,
+        detail: error.detail,
     }
 }
 

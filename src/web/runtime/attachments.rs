@@ -1,103 +1,37 @@
 //! Attachment bytes on the device. A file input arrives with its bytes as base64 (`data`);
-//! they are checked against the announced hash and size and kept as a `Blob` keyed by sha-256
-//! in IndexedDB, while the outbox entry keeps only the file's metadata. The bytes join the
+//! they are checked against the announced hash and size (the core's one check) and kept as
+//! a `Blob` keyed by sha-256 in IndexedDB, while the outbox entry keeps only the file's
+//! metadata. The bytes join the
 //! entry when it is sent ([`with_bytes`]) and leave it before it is saved again
 //! ([`without_bytes`]), so base64 never lands in IndexedDB.
 
 use super::RuntimeError;
-use crate::action::{ActionDef, ActionError, InputError, InputErrors, InputType};
+use crate::action::{ActionDef, ActionError, FileBytes};
 use crate::outbox::Entry;
 use crate::store::FileInput;
 use crate::web::idb::{blob_bytes, blob_from_bytes, DbError, LocalDb};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use web_sys::Blob;
 
 /// The key of a file's bytes in a file input.
 const DATA: &str = "data";
 
-/// An action's inputs with their files' bytes taken out.
-pub(super) struct TakenFiles {
-    /// The inputs, their files with the metadata only.
-    pub inputs: Map<String, Value>,
-    /// Each file's bytes, as `(sha-256 hex, Blob)`.
-    pub blobs: Vec<(String, Blob)>,
-}
-
-/// Takes the bytes out of every file input of `def` that carries them.
-/// Bytes that are not base64, or whose sha-256 or length is not the one announced, are
-/// refused with every fault named by its input. File inputs that are not files at all are
-/// left as they are, for the engine to refuse with its own message.
+/// Takes the bytes out of every file input of `def` that carries them, checked by the core
+/// against the size and sha-256 each announces (faults named by their input, nothing taken),
+/// and returns them as `(sha-256 hex, Blob)`; `inputs` keep the files' metadata only.
 pub(super) fn take_file_bytes(
     def: &ActionDef,
-    inputs: &Map<String, Value>,
-) -> Result<TakenFiles, RuntimeError> {
-    let mut kept = inputs.clone();
-    let mut blobs = Vec::new();
-    let mut faults = Vec::new();
-    for input in def
-        .inputs
-        .iter()
-        .filter(|i| i.input_type == InputType::File)
-    {
-        let Some(value) = kept.get_mut(&input.name) else {
-            continue;
-        };
-        let Some(file) = FileInput::from_value(value) else {
-            continue;
-        };
-        let Some(data) = &file.data else { continue };
-        match checked_bytes(&input.label, &file, data) {
-            Ok(bytes) => {
-                blobs.push((
-                    file.hash.clone(),
-                    blob_from_bytes(&bytes, &file.content_type)?,
-                ));
-                if let Value::Object(fields) = value {
-                    fields.remove(DATA);
-                }
-            }
-            Err(message) => faults.push(InputError {
-                input: input.name.clone(),
-                message,
-            }),
-        }
+    inputs: &mut Map<String, Value>,
+) -> Result<Vec<(String, Blob)>, RuntimeError> {
+    let taken = def.take_file_bytes(inputs).map_err(ActionError::Inputs)?;
+    let mut blobs = Vec::with_capacity(taken.len());
+    for FileBytes { file, bytes } in taken {
+        blobs.push((file.hash, blob_from_bytes(&bytes, &file.content_type)?));
     }
-    if !faults.is_empty() {
-        return Err(ActionError::Inputs(InputErrors(faults)).into());
-    }
-    Ok(TakenFiles {
-        inputs: kept,
-        blobs,
-    })
-}
-
-/// The bytes of `data`, when they are base64 of the announced length and sha-256.
-fn checked_bytes(label: &str, file: &FileInput, data: &str) -> Result<Vec<u8>, String> {
-    let bytes = STANDARD
-        .decode(data)
-        .map_err(|e| format!("{label}: the file's data is not base64 ({e})"))?;
-    if bytes.len() as u64 != file.size_bytes {
-        return Err(format!(
-            "{label}: the file has {} bytes, not the {} announced",
-            bytes.len(),
-            file.size_bytes
-        ));
-    }
-    let hash: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    if hash != file.hash {
-        return Err(format!(
-            "{label}: the file's bytes have sha-256 {hash}, not the {} announced",
-            file.hash
-        ));
-    }
-    Ok(bytes)
+    Ok(blobs)
 }
 
 /// Puts the stored bytes back into every file of `entries` that lacks them, so the instance

@@ -4,8 +4,9 @@
 use super::http::json_response;
 use super::network::{request_persistence, Network};
 use super::{keys, Event, Runtime, RuntimeError, Session, UserInfo};
+use crate::api::table::{known_table, ListParams, RecordAnswer, TOTAL_COUNT_HEADER};
+use crate::api::ApiError;
 use crate::feed::FeedLine;
-use crate::query::Query;
 use crate::record::Record;
 use crate::web::idb::{CacheMeta, Staging};
 use crate::web::transport::{response_text, FeedDownload};
@@ -20,8 +21,6 @@ const BATCH: usize = 500;
 const BYTES_PER_RECORD: f64 = 4096.0;
 /// Free space asked for at least, whatever the cache's size.
 const MIN_FREE_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
-/// The instance's page size when `sysparm_limit` is absent.
-const DEFAULT_LIMIT: usize = 1000;
 
 /// A Table API request: `/api/now/table/{table}[/{sys_id}]`.
 pub(super) struct TableRequest {
@@ -251,60 +250,39 @@ impl Runtime {
         Ok(())
     }
 
-    /// The Table API answered from the cache, with the instance's semantics: the same query
-    /// language, records in `sys_id` order before any ORDERBY, offset, limit and fields.
+    /// The Table API answered from the cache with the contract's own checks and paging (the
+    /// same code the instance pages with), over the cached records in `sys_id` order.
     async fn table_from_cache(
         &self,
         session: &Session,
         request: &TableRequest,
     ) -> Result<Response, RuntimeError> {
         let source = ("X-Offgrid-Source", "cache".to_string());
+        let table = request.table.as_str();
+        known_table(table)?;
         if let Some(sys_id) = &request.sys_id {
-            return match session.db.get_record(&request.table, sys_id).await? {
-                Some(record) => Ok(json_response(200, &json!({"result": record}), &[source])),
+            return match session.db.get_record(table, sys_id).await? {
+                Some(result) => Ok(json_response(200, &RecordAnswer { result }, &[source])),
                 None => Err(RuntimeError::NotCached {
                     table: request.table.clone(),
                     sys_id: sys_id.clone(),
                 }),
             };
         }
-        let query = Query::parse(
-            request
-                .params
-                .get("sysparm_query")
-                .map_or("", String::as_str),
-        )?;
-        let limit = number(&request.params, "sysparm_limit")?.unwrap_or(DEFAULT_LIMIT);
-        let offset = number(&request.params, "sysparm_offset")?.unwrap_or(0);
-        let fields: Option<Vec<String>> = request.params.get("sysparm_fields").map(|f| {
-            f.split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .map(str::to_string)
-                .collect()
-        });
+        let params = ListParams::parse(|name| request.params.get(name).map(String::as_str))?;
+        if !session.tables.contains(table) {
+            return Err(ApiError::not_cached(table).into());
+        }
         if session.db.cache_meta().await?.is_none() {
             return Err(RuntimeError::NoCache);
         }
-        let mut records = session.db.table_records(&request.table).await?;
+        let mut records = session.db.table_records(table).await?;
         records.sort_by(|a, b| a.sys_id().cmp(&b.sys_id()));
-        let selected = query.select(records, &session.ctx());
-        let total = selected.len();
-        let page: Vec<Value> = selected
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(|mut r| {
-                if let Some(fields) = &fields {
-                    r.0.retain(|k, _| fields.iter().any(|f| f == k));
-                }
-                r.into_value()
-            })
-            .collect();
+        let page = params.page(records, &session.ctx());
         Ok(json_response(
             200,
-            &json!({ "result": page }),
-            &[source, ("X-Total-Count", total.to_string())],
+            &page.body,
+            &[source, (TOTAL_COUNT_HEADER, page.total.to_string())],
         ))
     }
 }
@@ -340,17 +318,4 @@ async fn check_storage(
         });
     }
     Ok(())
-}
-
-fn number(params: &BTreeMap<String, String>, name: &str) -> Result<Option<usize>, RuntimeError> {
-    params
-        .get(name)
-        .map(|v| {
-            v.trim().parse::<usize>().map_err(|_| {
-                RuntimeError::BadRequest(format!(
-                    "{name} must be a non-negative integer, not {v:?}"
-                ))
-            })
-        })
-        .transpose()
 }

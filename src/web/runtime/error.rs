@@ -1,15 +1,14 @@
-//! What can go wrong in the runtime, one variant per kind of fault, turned into the local
-//! API's HTTP answers only at the edge ([`RuntimeError::to_api`]).
+//! What can go wrong in the runtime, one variant per kind of fault, turned into the contract's
+//! error answers only at the edge ([`RuntimeError::to_api`]), with the core's constructors.
 
-use super::http::ApiError;
 use crate::action::ActionError;
+use crate::api::ApiError;
 use crate::outbox::OutboxError;
 use crate::query::QueryError;
 use crate::schedule::ScheduleError;
 use crate::sync::SyncError;
 use crate::web::idb::DbError;
 use crate::web::transport::{DownloadError, FetchError};
-use serde_json::{json, Map, Value};
 
 /// Why a runtime operation did not happen.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,6 +31,10 @@ pub enum RuntimeError {
     /// A malformed `sysparm_query`.
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// An answer already in the contract's terms (a refusal that carries the record it was
+    /// checked on, say).
+    #[error(transparent)]
+    Api(#[from] ApiError),
     /// An outbox operation the entry's state does not allow.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
@@ -58,12 +61,12 @@ pub enum RuntimeError {
     /// Nothing is stored under that name.
     #[error("{0}")]
     NotFound(String),
-    /// No action has that name.
-    #[error("there is no action named {0:?}")]
-    UnknownAction(String),
     /// A request body or parameter is not acceptable.
     #[error("{0}")]
     BadRequest(String),
+    /// The instance answered something the worker cannot read.
+    #[error("the instance's answer could not be read: {0}")]
+    BadGateway(String),
     /// Refused because of the state things are in.
     #[error("{message}")]
     Conflict {
@@ -87,52 +90,38 @@ impl RuntimeError {
     pub fn to_api(&self) -> ApiError {
         let message = self.to_string();
         match self {
-            Self::Db(_) | Self::Sync(_) => ApiError::new(500, "storage", message),
-            Self::Fetch(FetchError::Http { status, code, .. }) => {
-                ApiError::new(*status, code, message)
-            }
-            Self::Fetch(FetchError::Timeout(_)) => ApiError::new(504, "timeout", message),
-            Self::Fetch(_) => ApiError::new(503, "network", message),
-            Self::Download(DownloadError::Fetch(FetchError::Http { status, code, .. })) => {
-                ApiError::new(*status, code, message)
-            }
-            Self::Download(DownloadError::Fetch(_)) => ApiError::new(503, "network", message),
-            Self::Download(DownloadError::Feed(_)) => ApiError::new(502, "corrupt_feed", message),
-            Self::Action(e) => action_error(e),
-            Self::Query(e) => ApiError::new(400, "invalid_query", message)
-                .with_detail(json!({"position": e.position, "fault": e.fault})),
+            Self::Db(_) | Self::Sync(_) => ApiError::storage(message),
+            Self::Fetch(e) | Self::Download(DownloadError::Fetch(e)) => fetch_error(e, message),
+            Self::Download(DownloadError::Feed(_)) => ApiError::corrupt_feed(message),
+            Self::Action(e) => ApiError::from_action(e, None),
+            Self::Query(e) => ApiError::invalid_query(e),
+            Self::Api(e) => e.clone(),
             Self::Outbox(OutboxError::NotFound(_)) => ApiError::not_found(message),
-            Self::Outbox(OutboxError::Transition(_)) => ApiError::new(409, "state", message),
+            Self::Outbox(OutboxError::Transition(_)) => ApiError::state(message),
             Self::Schedule(_) | Self::BadRequest(_) => ApiError::bad_request(message),
-            Self::NotSignedIn => ApiError::new(401, "not_signed_in", message),
-            Self::Offline(_) => ApiError::new(503, "offline", message),
-            Self::NotCached { .. } => ApiError::not_found(message),
-            Self::NotFound(_) => ApiError::not_found(message),
-            Self::NoCache => ApiError::new(503, "no_cache", message),
-            Self::UnknownAction(_) => ApiError::new(404, "unknown_action", message),
-            Self::Conflict { code, .. } => ApiError::new(409, code, message),
-            Self::Quota { .. } => ApiError::new(507, "quota", message),
+            Self::NotSignedIn => ApiError::not_signed_in(message),
+            Self::Offline(_) => ApiError::offline(message),
+            Self::NoCache => ApiError::no_cache(message),
+            Self::NotCached { .. } | Self::NotFound(_) => ApiError::not_found(message),
+            Self::BadGateway(_) => ApiError::bad_gateway(message),
+            Self::Conflict { code, .. } => ApiError::new(409u16, *code, message),
+            Self::Quota { .. } => ApiError::quota(message),
         }
     }
 }
 
-fn action_error(e: &ActionError) -> ApiError {
-    let message = e.to_string();
+/// A request to the instance that failed: the instance's own refusal passes through as it
+/// said it; no answer, a late one or one that cannot be read are the worker's codes.
+fn fetch_error(e: &FetchError, message: String) -> ApiError {
     match e {
-        ActionError::NotFound { .. } => ApiError::new(404, e.code(), message),
-        ActionError::NotApplicable { .. } | ActionError::UnavailableOffline { .. } => {
-            ApiError::new(409, e.code(), message)
-        }
-        ActionError::Validation { action, step, .. } => ApiError::new(422, e.code(), message)
-            .with_detail(json!({"action": action, "step": step})),
-        ActionError::Inputs(errors) => {
-            let inputs: Map<String, Value> = errors
-                .0
-                .iter()
-                .map(|e| (e.input.clone(), Value::String(e.message.clone())))
-                .collect();
-            ApiError::new(422, e.code(), message).with_detail(json!({ "inputs": inputs }))
-        }
-        ActionError::Hook { .. } | ActionError::Store(_) => ApiError::new(500, e.code(), message),
+        FetchError::Http {
+            status,
+            code,
+            message,
+            detail,
+        } => ApiError::new(*status, code.as_str(), message.as_str()).with_detail(detail.clone()),
+        FetchError::Timeout(_) => ApiError::timeout(message),
+        FetchError::Network(_) => ApiError::network(message),
+        FetchError::BadBody(_) => ApiError::bad_gateway(message),
     }
 }

@@ -8,9 +8,10 @@
 //! - Any other path: passed to the instance.
 
 use super::cache::TableRequest;
-use super::http::{json_response, ok};
-use super::offline::Invocation;
+use super::http::{error_response, json_response, ok};
 use super::{Runtime, RuntimeError};
+use crate::api::action::Invocation;
+use crate::api::ApiError;
 use crate::web::transport::{js_text, response_text};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ use web_sys::{Request, Response, Url};
 pub async fn route(runtime: &Runtime, request: Request) -> Response {
     match dispatch(runtime, &request).await {
         Ok(response) => response,
-        Err(e) => e.to_api().response(),
+        Err(e) => error_response(&e.to_api()),
     }
 }
 
@@ -123,11 +124,10 @@ async fn local(
                 .await?
         }
         _ => {
-            return Ok(super::ApiError::not_found(format!(
+            return Ok(error_response(&ApiError::not_found(format!(
                 "the service worker has no endpoint {method} /offgrid/{}",
                 path.join("/")
-            ))
-            .response())
+            ))))
         }
     };
     Ok(ok(&answer))
@@ -164,13 +164,9 @@ async fn action(
         }
     }
     let session = session.ok_or(RuntimeError::NotSignedIn)?;
-    let invocation: Invocation = serde_json::from_value(body).map_err(|e| {
-        RuntimeError::BadRequest(format!(
-            "an action call is {{\"table\", \"sys_id\", \"inputs\"}}: {e}"
-        ))
-    })?;
+    let invocation = Invocation::from_value(body)?;
     let answer = rt.offline_action(&session, name, invocation).await?;
-    Ok(json_response(202, &answer, &[]))
+    Ok(json_response(answer.status(), &answer, &[]))
 }
 
 fn table_request(

@@ -6,26 +6,18 @@
 //! its outbox entries applied in `seq` order", so every operation that changes the entries of
 //! a record rebuilds that view by replaying them ([`replay`]).
 
-use super::attachments::{take_file_bytes, TakenFiles};
+use super::attachments::take_file_bytes;
 use super::network::{request_background_sync, SYNC_TAG};
 use super::{Event, Runtime, RuntimeError, Session};
 use crate::action::{self, ActionContext, NoHooks, Side};
+use crate::api::action::{ActionAnswer, Invocation};
+use crate::api::ApiError;
 use crate::outbox::{Base, Entry, NewEntry, Outbox};
 use crate::record::{new_uuid, Record};
 use crate::store::{MemoryStore, Store, ATTACHMENT_TABLE};
 use crate::web::idb::LocalChanges;
 use crate::web::transport::encode_component;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
-
-/// The body of `POST /api/offgrid/actions/{name}`.
-#[derive(Clone, Debug, Deserialize)]
-pub(super) struct Invocation {
-    pub table: String,
-    pub sys_id: String,
-    #[serde(default)]
-    pub inputs: Map<String, Value>,
-}
 
 impl Runtime {
     /// Runs action `name` on the device and queues it: the offline and both steps against
@@ -37,25 +29,20 @@ impl Runtime {
         session: &Session,
         name: &str,
         invocation: Invocation,
-    ) -> Result<Value, RuntimeError> {
-        let def = session
-            .actions
-            .get(name)
-            .ok_or_else(|| RuntimeError::UnknownAction(name.to_string()))?;
-        if def.table != invocation.table {
-            return Err(RuntimeError::BadRequest(format!(
-                "action {name} works on {}, not {}",
-                def.table, invocation.table
-            )));
-        }
-        let TakenFiles { inputs, blobs } = take_file_bytes(def, &invocation.inputs)?;
-        let (table, sys_id) = (&invocation.table, &invocation.sys_id);
+    ) -> Result<ActionAnswer, RuntimeError> {
+        let def = invocation.action(&session.actions, name)?;
+        let Invocation {
+            table,
+            sys_id,
+            mut inputs,
+        } = invocation;
+        let blobs = take_file_bytes(def, &mut inputs)?;
         let _turn = self.outbox_turn.turn().await;
-        let before = session.db.get_record(table, sys_id).await?;
+        let before = session.db.get_record(&table, &sys_id).await?;
         let mut store = MemoryStore::new();
         if let Some(record) = &before {
             store
-                .put(table, record.clone())
+                .put(&table, record.clone())
                 .map_err(action::ActionError::from)?;
         }
         let id = new_uuid();
@@ -71,9 +58,12 @@ impl Runtime {
             &mut store,
             &mut NoHooks,
             &ctx,
-            sys_id,
+            &sys_id,
             &inputs,
-        )?;
+        )
+        // Refused on the record as the device has it, which the answer carries, as the
+        // instance's carries its own.
+        .map_err(|e| ApiError::from_action(&e, before.as_ref()))?;
         // run() found the record, so it was cached.
         let before = before.ok_or_else(|| RuntimeError::NotCached {
             table: table.clone(),
@@ -119,17 +109,8 @@ impl Runtime {
             .await?;
         request_background_sync(SYNC_TAG);
         self.post_outbox_changed(session).await;
-        self.events.send(Event::RecordChanged {
-            table: table.clone(),
-            sys_id: sys_id.clone(),
-        });
-        Ok(json!({
-            "result": outcome.record,
-            "created": outcome.created.iter().map(|(t, r)| json!({"table": t, "record": r})).collect::<Vec<_>>(),
-            "deleted": outcome.deleted,
-            "outbox_id": id,
-            "state": entry.state,
-        }))
+        self.events.send(Event::RecordChanged { table, sys_id });
+        Ok(ActionAnswer::queued(outcome, id, entry.state))
     }
 
     /// `POST /offgrid/outbox/{id}/resolve`: rebases a failed entry on the instance's current
@@ -158,12 +139,12 @@ impl Runtime {
         let def = session
             .actions
             .get(&entry.action)
-            .ok_or_else(|| RuntimeError::UnknownAction(entry.action.clone()))?;
+            .ok_or_else(|| ApiError::unknown_action(&entry.action))?;
         // New inputs may bring files: their bytes are kept as blobs, as an offline action's.
         let (inputs, blobs) = match inputs {
-            Some(inputs) => {
-                let taken = take_file_bytes(def, &inputs)?;
-                (Some(taken.inputs), taken.blobs)
+            Some(mut inputs) => {
+                let blobs = take_file_bytes(def, &mut inputs)?;
+                (Some(inputs), blobs)
             }
             None => (None, Vec::new()),
         };

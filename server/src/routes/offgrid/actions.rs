@@ -15,7 +15,7 @@ use super::config::actions;
 use crate::auth::CurrentUser;
 use crate::error::HttpError;
 use crate::hooks::InstanceHooks;
-use crate::routes::body;
+use crate::routes::{body, json};
 use crate::storage::TxStore;
 use crate::AppState;
 
@@ -27,7 +27,7 @@ pub async fn run_action(
     Path(name): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ActionAnswer>, HttpError> {
-    let invocation = Invocation::from_body(&body(bytes)?)?;
+    let invocation = Invocation::from_value(json(&body(bytes)?)?)?;
     let max = state.max_attachment_bytes;
     let outcome = state
         .blocking(move |s| {
