@@ -41,6 +41,7 @@ struct Case {
 }
 
 impl Case {
+    /// `GET path`, with no expectation on the answer.
     fn get(what: &'static str, path: String) -> Self {
         Case {
             what,
@@ -142,7 +143,7 @@ async fn ask(rt: &Runtime, case: &Case) -> Answer {
 }
 
 /// The records of beth's tasks in `state`, by number, as the instance has them now.
-async fn tasks(state: &str, count: usize) -> Vec<String> {
+async fn beths_tasks(state: &str, count: usize) -> Vec<String> {
     let mut out = Vec::new();
     for n in 0..count {
         let record = task(state, n).await;
@@ -161,9 +162,9 @@ async fn the_worker_answers_alike_online_and_offline() {
     download(&rt).await;
     let started = rt.clock().now();
     // Each action that succeeds gets a task no other case touches.
-    let assigned = tasks("assigned", 6).await;
-    let accepted = tasks("accepted", 1).await;
-    let in_progress = tasks("work_in_progress", 2).await;
+    let assigned = beths_tasks("assigned", 6).await;
+    let accepted = beths_tasks("accepted", 1).await;
+    let in_progress = beths_tasks("work_in_progress", 2).await;
     // The refused actions' task: refusals change nothing, so they share it.
     let refused = &assigned[1];
     let open_incidents = format!("assigned_to={USER}^state!=closed^ORDERBYnumber");
@@ -307,6 +308,7 @@ async fn the_worker_answers_alike_online_and_offline() {
         ),
         Case::act("an unknown action", "no_such_action", refused, json!({})),
         Case::act("an unknown record", "accept_task", &unknown, json!({})),
+        // accept_task works on wm_task, sent with an incident.
         Case {
             body: Some(json!({"table": "incident", "sys_id": incident, "inputs": {}})),
             ..Case::act("the wrong table", "accept_task", refused, json!({}))
