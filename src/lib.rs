@@ -15,6 +15,7 @@ pub mod api;
 pub mod conflict;
 pub mod feed;
 pub mod generate;
+pub mod local;
 pub mod outbox;
 pub mod policy;
 pub mod query;

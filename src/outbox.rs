@@ -427,6 +427,15 @@ impl Outbox {
         })
     }
 
+    /// The entries of one record, in `seq` order.
+    pub fn entries_of(&self, table: &str, sys_id: &str) -> Vec<Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.is_for(table, sys_id))
+            .cloned()
+            .collect()
+    }
+
     /// `(table, sys_id)` of every record with an entry: the app draws these patterned.
     pub fn marked(&self) -> BTreeSet<(String, String)> {
         self.entries

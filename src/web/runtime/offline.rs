@@ -1,20 +1,16 @@
-//! Actions on the device: run offline against the cache and queued in the outbox (SPEC 4),
-//! and the user's answers to failed entries: resolve (rebase and retry) and delete (discard
-//! and roll back).
-//!
-//! The local view of a record is always "the instance's version, with the offline steps of
-//! its outbox entries applied in `seq` order", so every operation that changes the entries of
-//! a record rebuilds that view by replaying them ([`replay`]).
+//! Actions on the device, stored: run offline and queued in the outbox, and the user's
+//! answers to failed entries: resolve (rebase and retry) and delete (discard and roll back).
+//! What they do is decided by the core ([`crate::local`]: the plan of an offline action, the
+//! replay of a record's entries); this module reads and writes IndexedDB around it.
 
 use super::attachments::take_file_bytes;
 use super::network::{request_background_sync, SYNC_TAG};
 use super::{Event, Runtime, RuntimeError, Session};
-use crate::action::{self, ActionContext, NoHooks, Side};
 use crate::api::action::{ActionAnswer, Invocation};
 use crate::api::ApiError;
-use crate::outbox::{Base, Entry, NewEntry, Outbox};
+use crate::local::{self, Actor};
+use crate::outbox::{Base, Entry};
 use crate::record::{new_uuid, Record};
-use crate::store::{MemoryStore, Store, ATTACHMENT_TABLE};
 use crate::web::idb::LocalChanges;
 use crate::web::transport::encode_component;
 use serde_json::{json, Map, Value};
@@ -28,89 +24,43 @@ impl Runtime {
         &self,
         session: &Session,
         name: &str,
-        invocation: Invocation,
+        mut invocation: Invocation,
     ) -> Result<ActionAnswer, RuntimeError> {
         let def = invocation.action(&session.actions, name)?;
-        let Invocation {
-            table,
-            sys_id,
-            mut inputs,
-        } = invocation;
-        let blobs = take_file_bytes(def, &mut inputs)?;
+        let blobs = take_file_bytes(def, &mut invocation.inputs)?;
+        let (table, sys_id) = (invocation.table.clone(), invocation.sys_id.clone());
         let _turn = self.outbox_turn.turn().await;
-        let before = session.db.get_record(&table, &sys_id).await?;
-        let mut store = MemoryStore::new();
-        if let Some(record) = &before {
-            store
-                .put(&table, record.clone())
-                .map_err(action::ActionError::from)?;
-        }
-        let id = new_uuid();
-        let now = self.clock.now();
-        let ctx = ActionContext {
-            user: session.ctx(),
-            now,
-            invocation_id: id.clone(),
-        };
-        let outcome = action::run(
-            def,
-            Side::Device,
-            &mut store,
-            &mut NoHooks,
-            &ctx,
-            &sys_id,
-            &inputs,
-        )
-        // Refused on the record as the device has it, which the answer carries, as the
-        // instance's carries its own.
-        .map_err(|e| ApiError::from_action(&e, before.as_ref()))?;
-        // run() found the record, so it was cached.
-        let before = before.ok_or_else(|| RuntimeError::NotCached {
-            table: table.clone(),
-            sys_id: sys_id.clone(),
-        })?;
+        let cached = session.db.get_record(&table, &sys_id).await?;
         let mut outbox = session.outbox().await?;
-        let entry = outbox
-            .enqueue(NewEntry {
-                id: id.clone(),
-                user: session.user.user_name.clone(),
-                action: name.to_string(),
-                table: table.clone(),
-                sys_id: sys_id.clone(),
-                inputs,
-                base: Base::capture(&before, &def.written_fields()),
-                queued_at: now,
-            })
-            .clone();
-        let mut puts: Vec<(String, Record)> = outcome.created.clone();
-        puts.extend(
-            outcome
-                .attachments
-                .iter()
-                .map(|a| (ATTACHMENT_TABLE.to_string(), a.clone())),
-        );
-        if let Some(record) = &outcome.record {
-            puts.push((table.clone(), record.clone()));
-        }
-        let deletes = if outcome.deleted {
-            vec![(table.clone(), sys_id.clone())]
-        } else {
-            Vec::new()
+        let actor = Actor {
+            user: session.ctx(),
+            now: self.clock.now(),
         };
+        let id = new_uuid();
+        let plan = local::plan_action(
+            &session.actions,
+            name,
+            invocation,
+            cached,
+            &actor,
+            id.clone(),
+            &mut outbox,
+        )?;
+        let state = plan.entry.state;
         session
             .db
             .commit_local_action(LocalChanges {
-                puts,
-                deletes,
-                shadows: vec![(table.clone(), before)],
+                puts: plan.puts,
+                deletes: plan.deletes,
+                shadows: vec![plan.shadow],
                 blobs,
-                entry: entry.clone(),
+                entry: plan.entry,
             })
             .await?;
         request_background_sync(SYNC_TAG);
         self.post_outbox_changed(session).await;
         self.events.send(Event::RecordChanged { table, sys_id });
-        Ok(ActionAnswer::queued(outcome, id, entry.state))
+        Ok(ActionAnswer::queued(plan.outcome, id, state))
     }
 
     /// `POST /offgrid/outbox/{id}/resolve`: rebases a failed entry on the instance's current
@@ -150,24 +100,12 @@ impl Runtime {
         };
         // The offline steps must pass on the instance's current record, or resolving would
         // queue a change that cannot apply.
-        let mut trial = MemoryStore::new();
-        trial
-            .put(&entry.table, current.clone())
-            .map_err(action::ActionError::from)?;
-        let ctx = ActionContext {
-            user: session.ctx(),
-            now: entry.queued_at,
-            invocation_id: entry.id.clone(),
-        };
-        let trial_inputs = inputs.clone().unwrap_or_else(|| entry.inputs.clone());
-        action::run(
-            def,
-            Side::Device,
-            &mut trial,
-            &mut NoHooks,
-            &ctx,
-            &entry.sys_id,
-            &trial_inputs,
+        local::check_resolve(
+            &session.actions,
+            &session.ctx(),
+            &entry,
+            &current,
+            inputs.as_ref(),
         )?;
         outbox.resolve(id, inputs, Base::capture(&current, &def.written_fields()))?;
         // Stored before the entry that needs them; if saving the entry fails, they are only
@@ -175,7 +113,7 @@ impl Runtime {
         for (hash, blob) in &blobs {
             session.db.put_blob(hash, blob).await?;
         }
-        let entries = record_entries(&outbox, &entry.table, &entry.sys_id);
+        let entries = outbox.entries_of(&entry.table, &entry.sys_id);
         session.db.save_outbox(&entries, &[]).await?;
         session.db.put_shadow(&entry.table, &current).await?;
         self.rebuild_record(
@@ -208,18 +146,19 @@ impl Runtime {
             },
         };
         // The records the removed entry created go too; replaying it alone tells which.
-        let own = replay(
-            &session,
+        let own = local::replay(
+            &session.actions,
+            &session.ctx(),
             &entry.table,
             instance_version.as_ref(),
             std::slice::from_ref(&entry),
         );
-        for (table, record) in others(&own, &entry.table, &entry.sys_id) {
+        for (table, record) in own.others(&entry.table, &entry.sys_id) {
             if let Some(sys_id) = record.sys_id() {
                 session.db.delete_record(&table, sys_id).await?;
             }
         }
-        let remaining = record_entries(&outbox, &entry.table, &entry.sys_id);
+        let remaining = outbox.entries_of(&entry.table, &entry.sys_id);
         session
             .db
             .save_outbox(&remaining, std::slice::from_ref(&entry.id))
@@ -273,7 +212,7 @@ impl Runtime {
         let outbox = session.outbox().await?;
         for (table, sys_id) in outbox.marked() {
             let downloaded = session.db.get_record(&table, &sys_id).await?;
-            let entries = record_entries(&outbox, &table, &sys_id);
+            let entries = outbox.entries_of(&table, &sys_id);
             self.rebuild_record(session, &table, &sys_id, downloaded.as_ref(), &entries)
                 .await?;
         }
@@ -291,12 +230,12 @@ impl Runtime {
         entries: &[Entry],
     ) -> Result<(), RuntimeError> {
         let Some(base) = base else { return Ok(()) };
-        let store = replay(session, table, Some(base), entries);
-        match store.get(table, sys_id).ok().flatten() {
+        let view = local::replay(&session.actions, &session.ctx(), table, Some(base), entries);
+        match view.record(table, sys_id) {
             Some(record) => session.db.put_records(table, &[record]).await?,
             None => session.db.delete_record(table, sys_id).await?,
         }
-        for (other_table, record) in others(&store, table, sys_id) {
+        for (other_table, record) in view.others(table, sys_id) {
             session.db.put_records(&other_table, &[record]).await?;
         }
         self.events.send(Event::RecordChanged {
@@ -305,57 +244,4 @@ impl Runtime {
         });
         Ok(())
     }
-}
-
-/// The entries of one record, in `seq` order.
-pub(super) fn record_entries(outbox: &Outbox, table: &str, sys_id: &str) -> Vec<Entry> {
-    outbox
-        .entries()
-        .iter()
-        .filter(|e| e.table == table && e.sys_id == sys_id)
-        .cloned()
-        .collect()
-}
-
-/// Runs the offline steps of `entries` (one record's, in `seq` order) over `base`, each with
-/// its own id and time so created records get the ids they got the first time. An entry
-/// whose steps no longer pass leaves no local effect; it stays in the outbox, and the
-/// instance decides.
-fn replay(session: &Session, table: &str, base: Option<&Record>, entries: &[Entry]) -> MemoryStore {
-    let mut store = MemoryStore::new();
-    if let Some(base) = base {
-        // A MemoryStore refuses only records without sys_id, which a stored record has.
-        let _ = store.put(table, base.clone());
-    }
-    for entry in entries {
-        let Some(def) = session.actions.get(&entry.action) else {
-            continue;
-        };
-        let ctx = ActionContext {
-            user: session.ctx(),
-            now: entry.queued_at,
-            invocation_id: entry.id.clone(),
-        };
-        let _ = action::run(
-            def,
-            Side::Device,
-            &mut store,
-            &mut NoHooks,
-            &ctx,
-            &entry.sys_id,
-            &entry.inputs,
-        );
-    }
-    store
-}
-
-/// Every record in `store` but the target.
-fn others(store: &MemoryStore, table: &str, sys_id: &str) -> Vec<(String, Record)> {
-    store
-        .tables
-        .iter()
-        .flat_map(|(t, records)| records.iter().map(move |(id, r)| (t, id, r)))
-        .filter(|(t, id, _)| !(t.as_str() == table && id.as_str() == sys_id))
-        .map(|(t, _, r)| (t.clone(), r.clone()))
-        .collect()
 }

@@ -3,7 +3,6 @@
 //! (the IndexedDB lease).
 
 use super::attachments::{with_bytes, without_bytes};
-use super::offline::record_entries;
 use super::{Event, Events, Runtime, RuntimeError, Session};
 use crate::outbox::{Entry, Outbox};
 use crate::record::Record;
@@ -128,7 +127,7 @@ impl Runtime {
             let Some(sys_id) = record.sys_id().map(str::to_string) else {
                 continue;
             };
-            let entries = record_entries(&outbox, &table, &sys_id);
+            let entries = outbox.entries_of(&table, &sys_id);
             if entries.is_empty() {
                 session.db.remove_shadow(&table, &sys_id).await?;
             }

@@ -1,0 +1,365 @@
+//! The device's own changes, decided without a browser: an action run offline becomes a
+//! [`LocalPlan`] (the local effects, the shadow and the outbox entry) that the web layer stores
+//! in one transaction, and the local view of a record is rebuilt by [`replay`]ing its outbox
+//! entries, in `seq` order, over the instance's version.
+//!
+//! The local view of a record is always "the instance's version, with the offline steps of
+//! its outbox entries applied in `seq` order": every operation that changes the entries of a
+//! record (an action, a download, a sync, resolve, delete) rebuilds it that way.
+
+use crate::action::{self, ActionContext, ActionSet, NoHooks, Outcome, Side};
+use crate::api::action::Invocation;
+use crate::api::ApiError;
+use crate::outbox::{Base, Entry, NewEntry, Outbox};
+use crate::query::QueryContext;
+use crate::record::{Record, Timestamp};
+use crate::store::{MemoryStore, Store, ATTACHMENT_TABLE};
+
+/// Who acts on the device, and when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Actor {
+    /// The signed-in user, for conditions and templates.
+    pub user: QueryContext,
+    /// The current time.
+    pub now: Timestamp,
+}
+
+/// What an action run offline does, for the web layer to store in one transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalPlan {
+    /// What the offline and both steps did.
+    pub outcome: Outcome,
+    /// `(table, record)` to put into the cache: created records, attachments, the target.
+    pub puts: Vec<(String, Record)>,
+    /// `(table, sys_id)` to delete from the cache.
+    pub deletes: Vec<(String, String)>,
+    /// The target as it was before the action: its shadow, where it has none yet.
+    pub shadow: (String, Record),
+    /// The outbox entry that carries the action to the instance.
+    pub entry: Entry,
+}
+
+/// Runs action `name` of `actions` offline on `cached` (the target as the cache holds it) and
+/// plans its local effects and outbox entry `id`, which `outbox` assigns its `seq` and state.
+/// `invocation.inputs` carry files' metadata only (their bytes are kept apart). Refusals are
+/// the contract's answers, carrying the record they were checked on.
+pub fn plan_action(
+    actions: &ActionSet,
+    name: &str,
+    invocation: Invocation,
+    cached: Option<Record>,
+    actor: &Actor,
+    id: String,
+    outbox: &mut Outbox,
+) -> Result<LocalPlan, ApiError> {
+    let def = invocation.action(actions, name)?;
+    let Invocation {
+        table,
+        sys_id,
+        inputs,
+    } = invocation;
+    let mut store = MemoryStore::new();
+    if let Some(record) = &cached {
+        put(&mut store, &table, record.clone());
+    }
+    let ctx = ActionContext {
+        user: actor.user.clone(),
+        now: actor.now,
+        invocation_id: id.clone(),
+    };
+    let outcome = action::run(
+        def,
+        Side::Device,
+        &mut store,
+        &mut NoHooks,
+        &ctx,
+        &sys_id,
+        &inputs,
+    )
+    .map_err(|e| ApiError::from_action(&e, cached.as_ref()))?;
+    // run() found the target, so it was cached.
+    let before = cached.ok_or_else(|| ApiError::no_record(&table, &sys_id))?;
+    let entry = outbox
+        .enqueue(NewEntry {
+            id,
+            user: actor.user.user_name.clone(),
+            action: name.to_string(),
+            table: table.clone(),
+            sys_id: sys_id.clone(),
+            inputs,
+            base: Base::capture(&before, &def.written_fields()),
+            queued_at: actor.now,
+        })
+        .clone();
+    let mut puts = outcome.created.clone();
+    puts.extend(
+        outcome
+            .attachments
+            .iter()
+            .map(|a| (ATTACHMENT_TABLE.to_string(), a.clone())),
+    );
+    if let Some(record) = &outcome.record {
+        puts.push((table.clone(), record.clone()));
+    }
+    let deletes = if outcome.deleted {
+        vec![(table.clone(), sys_id)]
+    } else {
+        Vec::new()
+    };
+    Ok(LocalPlan {
+        outcome,
+        puts,
+        deletes,
+        shadow: (table, before),
+        entry,
+    })
+}
+
+/// Runs the offline steps of `entries` (one record's, in `seq` order) over `base`, each with
+/// its own id and time so created records get the ids they got the first time. An entry
+/// whose steps no longer pass leaves no local effect; it stays in the outbox, and the
+/// instance decides.
+pub fn replay(
+    actions: &ActionSet,
+    user: &QueryContext,
+    table: &str,
+    base: Option<&Record>,
+    entries: &[Entry],
+) -> Replayed {
+    let mut store = MemoryStore::new();
+    if let Some(base) = base {
+        put(&mut store, table, base.clone());
+    }
+    for entry in entries {
+        let Some(def) = actions.get(&entry.action) else {
+            continue;
+        };
+        let ctx = ActionContext {
+            user: user.clone(),
+            now: entry.queued_at,
+            invocation_id: entry.id.clone(),
+        };
+        let _refused_steps_leave_no_effect = action::run(
+            def,
+            Side::Device,
+            &mut store,
+            &mut NoHooks,
+            &ctx,
+            &entry.sys_id,
+            &entry.inputs,
+        );
+    }
+    Replayed { store }
+}
+
+/// The records a replay left.
+#[derive(Clone, Debug, Default)]
+pub struct Replayed {
+    store: MemoryStore,
+}
+
+impl Replayed {
+    /// The record `sys_id` of `table`; `None` when the entries deleted it (or it never was).
+    pub fn record(&self, table: &str, sys_id: &str) -> Option<Record> {
+        self.store.tables.get(table)?.get(sys_id).cloned()
+    }
+
+    /// Every record but `table`'s `sys_id`: what the entries created (and attached).
+    pub fn others(&self, table: &str, sys_id: &str) -> Vec<(String, Record)> {
+        self.store
+            .tables
+            .iter()
+            .flat_map(|(t, records)| records.iter().map(move |(id, r)| (t, id, r)))
+            .filter(|(t, id, _)| !(t.as_str() == table && id.as_str() == sys_id))
+            .map(|(t, _, r)| (t.clone(), r.clone()))
+            .collect()
+    }
+}
+
+/// Whether `entry`, with `inputs` when given, still passes its offline steps on `current`
+/// (the instance's record): resolving must not queue a change that cannot apply.
+pub fn check_resolve(
+    actions: &ActionSet,
+    user: &QueryContext,
+    entry: &Entry,
+    current: &Record,
+    inputs: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<(), ApiError> {
+    let def = actions
+        .get(&entry.action)
+        .ok_or_else(|| ApiError::unknown_action(&entry.action))?;
+    let mut trial = MemoryStore::new();
+    put(&mut trial, &entry.table, current.clone());
+    let ctx = ActionContext {
+        user: user.clone(),
+        now: entry.queued_at,
+        invocation_id: entry.id.clone(),
+    };
+    action::run(
+        def,
+        Side::Device,
+        &mut trial,
+        &mut NoHooks,
+        &ctx,
+        &entry.sys_id,
+        inputs.unwrap_or(&entry.inputs),
+    )
+    .map(|_| ())
+    .map_err(|e| ApiError::from_action(&e, Some(current)))
+}
+
+/// Puts a record that has a `sys_id` (every stored one does) into a memory store.
+fn put(store: &mut MemoryStore, table: &str, record: Record) {
+    // A MemoryStore refuses only records without sys_id.
+    let _stored_records_have_ids = store.put(table, record);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::EntryState;
+    use serde_json::{json, Map};
+
+    fn actions() -> ActionSet {
+        ActionSet::from_json(&json!([
+            {"name": "accept", "label": "Accept", "table": "wm_task", "offline": true,
+             "condition": "state=assigned",
+             "steps": [{"mode": "both", "op": "update", "set": {"state": "accepted"}}]},
+            {"name": "start", "label": "Start", "table": "wm_task", "offline": true,
+             "condition": "state=accepted",
+             "steps": [{"mode": "both", "op": "update", "set": {"state": "work_in_progress"}}]},
+            {"name": "log", "label": "Log", "table": "wm_task", "offline": true,
+             "inputs": [{"name": "what", "label": "What", "type": "string", "required": true}],
+             "steps": [{"mode": "both", "op": "create", "table": "incident",
+                        "set": {"short_description": "${input.what}"}}]},
+            {"name": "remove", "label": "Remove", "table": "wm_task", "offline": true,
+             "steps": [{"mode": "both", "op": "delete"}]}
+        ]))
+        .unwrap()
+    }
+
+    fn task(state: &str) -> Record {
+        Record::from_value(json!({"sys_id": "t1", "state": state, "sys_mod_count": 2})).unwrap()
+    }
+
+    fn actor() -> Actor {
+        Actor {
+            user: QueryContext {
+                user_name: "beth.anglin".into(),
+                user_sys_id: "u1".into(),
+            },
+            now: Timestamp::from_unix(1_790_000_000),
+        }
+    }
+
+    fn call(inputs: serde_json::Value) -> Invocation {
+        Invocation {
+            table: "wm_task".into(),
+            sys_id: "t1".into(),
+            inputs: inputs.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn plan(
+        name: &str,
+        cached: Option<Record>,
+        outbox: &mut Outbox,
+    ) -> Result<LocalPlan, ApiError> {
+        plan_action(
+            &actions(),
+            name,
+            call(json!({})),
+            cached,
+            &actor(),
+            format!("e-{name}"),
+            outbox,
+        )
+    }
+
+    #[test]
+    fn an_action_plans_its_local_record_its_shadow_and_an_entry_on_what_the_device_saw() {
+        let mut outbox = Outbox::new();
+        let plan = plan("accept", Some(task("assigned")), &mut outbox).unwrap();
+        let record = plan.outcome.record.clone().unwrap();
+        assert_eq!(record.text("state").as_deref(), Some("accepted"));
+        assert_eq!(plan.puts, [("wm_task".to_string(), record)]);
+        assert_eq!(plan.shadow, ("wm_task".to_string(), task("assigned")));
+        assert_eq!(plan.entry.seq, 1);
+        assert_eq!(plan.entry.state, EntryState::Pending);
+        assert_eq!(plan.entry.base.mod_count, 2);
+        assert_eq!(plan.entry.base.fields["state"], "assigned");
+        assert_eq!(outbox.entries(), [plan.entry]);
+    }
+
+    #[test]
+    fn a_refused_action_answers_with_the_cached_record_and_queues_nothing() {
+        let mut outbox = Outbox::new();
+        let e = plan("start", Some(task("assigned")), &mut outbox).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (409, "not_applicable"));
+        assert_eq!(e.detail["record"]["state"], "assigned");
+        let e = plan("accept", None, &mut outbox).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (404, "not_found"));
+        let e = plan("nope", Some(task("assigned")), &mut outbox).unwrap_err();
+        assert_eq!(e.code, "unknown_action");
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn a_delete_is_planned_as_a_delete() {
+        let mut outbox = Outbox::new();
+        let plan = plan("remove", Some(task("assigned")), &mut outbox).unwrap();
+        assert!(plan.puts.is_empty());
+        assert_eq!(plan.deletes, [("wm_task".to_string(), "t1".to_string())]);
+    }
+
+    #[test]
+    fn replaying_a_records_entries_rebuilds_its_view_and_the_records_they_created() {
+        let mut outbox = Outbox::new();
+        let accept = plan("accept", Some(task("assigned")), &mut outbox).unwrap();
+        let log = plan_action(
+            &actions(),
+            "log",
+            call(json!({"what": "pump leaks"})),
+            accept.outcome.record.clone(),
+            &actor(),
+            "e-log".into(),
+            &mut outbox,
+        )
+        .unwrap();
+        let start = plan("start", accept.outcome.record.clone(), &mut outbox).unwrap();
+        let entries = outbox.entries().to_vec();
+        let user = actor().user;
+        let view = replay(
+            &actions(),
+            &user,
+            "wm_task",
+            Some(&task("assigned")),
+            &entries,
+        );
+        assert_eq!(view.record("wm_task", "t1"), start.outcome.record);
+        // The created incident has the id it got the first time.
+        assert_eq!(view.others("wm_task", "t1"), log.outcome.created);
+
+        // Over an instance version the first change no longer fits, it leaves no effect.
+        let closed = task("closed_complete");
+        let view = replay(&actions(), &user, "wm_task", Some(&closed), &entries[..1]);
+        assert_eq!(view.record("wm_task", "t1"), Some(closed));
+    }
+
+    #[test]
+    fn resolving_is_refused_when_the_offline_steps_fail_on_the_current_record() {
+        let mut outbox = Outbox::new();
+        let entry = plan("accept", Some(task("assigned")), &mut outbox)
+            .unwrap()
+            .entry;
+        let user = actor().user;
+        assert!(check_resolve(&actions(), &user, &entry, &task("assigned"), None).is_ok());
+        let e =
+            check_resolve(&actions(), &user, &entry, &task("closed_complete"), None).unwrap_err();
+        assert_eq!(e.code, "not_applicable");
+        let bad = Map::from_iter([("x".to_string(), json!(1))]);
+        let e =
+            check_resolve(&actions(), &user, &entry, &task("assigned"), Some(&bad)).unwrap_err();
+        assert_eq!(e.code, "invalid_inputs");
+    }
+}
