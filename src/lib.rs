@@ -13,6 +13,7 @@
 pub mod action;
 pub mod api;
 pub mod conflict;
+pub mod download;
 pub mod feed;
 pub mod generate;
 pub mod local;
