@@ -60,12 +60,79 @@ pub enum FeedLine {
     },
 }
 
-/// Writes one feed line: its JSON and a newline.
-pub fn encode_line(line: &FeedLine) -> String {
+/// A feed line that borrows what it carries, so a writer streaming a whole table does not
+/// clone every record. Serializes exactly as the [`FeedLine`] it stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum FeedLineRef<'a> {
+    /// See [`FeedLine::Header`].
+    Header {
+        /// Records plus deletions announced.
+        total: u64,
+        /// What to send as `?since=` next time.
+        watermark: &'a str,
+        /// Whether this is the whole offline scope.
+        full: bool,
+    },
+    /// See [`FeedLine::Record`].
+    Record {
+        /// Its table.
+        table: &'a str,
+        /// The record.
+        record: &'a Record,
+    },
+    /// See [`FeedLine::Delete`].
+    Delete {
+        /// Its table.
+        table: &'a str,
+        /// Its `sys_id`.
+        sys_id: &'a str,
+    },
+    /// See [`FeedLine::End`].
+    End {
+        /// Records plus deletions sent.
+        count: u64,
+        /// What to send as `?since=` next time.
+        watermark: &'a str,
+    },
+}
+
+impl FeedLine {
+    /// This line, borrowed.
+    pub fn borrowed(&self) -> FeedLineRef<'_> {
+        match self {
+            Self::Header {
+                total,
+                watermark,
+                full,
+            } => FeedLineRef::Header {
+                total: *total,
+                watermark,
+                full: *full,
+            },
+            Self::Record { table, record } => FeedLineRef::Record { table, record },
+            Self::Delete { table, sys_id } => FeedLineRef::Delete { table, sys_id },
+            Self::End { count, watermark } => FeedLineRef::End {
+                count: *count,
+                watermark,
+            },
+        }
+    }
+}
+
+/// Appends one feed line to `out`: its JSON and a newline.
+pub fn write_line(out: &mut Vec<u8>, line: &FeedLineRef<'_>) {
     // Cannot fail: every map key is a string and serde_json numbers are always finite.
-    let mut text = serde_json::to_string(line).expect("a feed line always serializes");
-    text.push('\n');
-    text
+    serde_json::to_writer(&mut *out, line).expect("a feed line always serializes");
+    out.push(b'\n');
+}
+
+/// One feed line: its JSON and a newline.
+pub fn encode_line(line: &FeedLine) -> String {
+    let mut out = Vec::new();
+    write_line(&mut out, &line.borrowed());
+    // serde_json writes UTF-8.
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 /// What a complete, valid download announced.
@@ -448,6 +515,18 @@ mod tests {
 
     fn encode(lines: &[FeedLine]) -> String {
         lines.iter().map(encode_line).collect()
+    }
+
+    #[test]
+    fn borrowed_lines_written_one_after_another_decode_as_the_lines_they_borrow() {
+        let mut out = Vec::new();
+        for line in lines() {
+            write_line(&mut out, &line.borrowed());
+        }
+        assert_eq!(out, encode(&lines()).into_bytes());
+        let mut d = FeedDecoder::new();
+        assert_eq!(d.push(&out).unwrap(), lines());
+        assert_eq!(d.finish().unwrap().count, 3);
     }
 
     /// Feeds `text` to a fresh decoder in one chunk and finishes it.

@@ -10,16 +10,64 @@
 //! again with the same ids; and the instance answers a repeated id with its first answer. An
 //! entry leaves the outbox only when the instance said, for that very id, that it applied it.
 
-use crate::outbox::{Entry, EntryError, Outbox, OutboxError};
+mod apply;
+#[cfg(test)]
+mod memory;
+
+pub use apply::{Applied, Lanes, Ledger};
+
+use crate::outbox::{Base, Entry, EntryError, Outbox, OutboxError};
 use crate::record::{Record, Timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The body of `POST /api/offgrid/sync`: entries in `seq` order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SyncRequest {
     /// The entries to apply, in `seq` order.
-    pub entries: Vec<Entry>,
+    pub entries: Vec<SyncEntry>,
+}
+
+/// One outbox entry as it travels to the instance: what the instance needs to apply it, not
+/// the device's bookkeeping (attempts, state, backoff, last error). The user is the
+/// session's. The instance ignores fields it does not know, so an older device that still
+/// sends `user`, `attempts`, `state` or `next_attempt_at` keeps syncing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SyncEntry {
+    /// The entry's UUID: the idempotency key the instance remembers.
+    pub id: String,
+    /// The order in which the change was made on the device.
+    pub seq: u64,
+    /// The action's name.
+    pub action: String,
+    /// The record's table.
+    pub table: String,
+    /// The record's `sys_id`.
+    pub sys_id: String,
+    /// The action's inputs; files carry their bytes.
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    /// What the device saw of the record, for the conflict check.
+    pub base: Base,
+    /// When the change was made: the instance runs the action at that time.
+    pub queued_at: Timestamp,
+}
+
+/// Moves, not copies: a prepared entry carries its files' bytes.
+impl From<Entry> for SyncEntry {
+    fn from(entry: Entry) -> Self {
+        Self {
+            id: entry.id,
+            seq: entry.seq,
+            action: entry.action,
+            table: entry.table,
+            sys_id: entry.sys_id,
+            inputs: entry.inputs,
+            base: entry.base,
+            queued_at: entry.queued_at,
+        }
+    }
 }
 
 /// The instance's answer: one result per entry, in the order of the request.
@@ -46,12 +94,21 @@ pub enum SyncStatus {
 }
 
 /// Why an entry did not apply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultError {
-    /// A machine-readable reason: `deleted`, `field_changed`, `validation`, ...
+    /// A machine-readable reason: `deleted`, `field_changed`, `validation_failed`, ...
     pub code: String,
     /// What happened, for the user.
     pub message: String,
+    /// The instance's current record, when there is one to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Record>,
+    /// The field that changed, for `field_changed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// More for a form, such as `{"inputs": {name: message}}` for `invalid_inputs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
 }
 
 /// The instance's answer for one entry.
@@ -206,7 +263,9 @@ pub async fn sync_all<S: OutboxStore, T: SyncTransport>(
         let before = outbox.clone();
         let mut entries = sent;
         store.prepare_batch(&mut entries).await?;
-        let request = SyncRequest { entries };
+        let request = SyncRequest {
+            entries: entries.into_iter().map(SyncEntry::from).collect(),
+        };
         report.batches += 1;
         let outcome = match transport.send(&request).await {
             Ok(response) => settle(&mut outbox, &request.entries, &response, now),
@@ -307,7 +366,12 @@ fn moved_on<T>(result: Result<T, OutboxError>) -> Option<T> {
 }
 
 /// Records the instance's answers to a batch, in the order the entries were sent.
-fn settle(outbox: &mut Outbox, sent: &[Entry], response: &SyncResponse, now: Timestamp) -> Outcome {
+fn settle(
+    outbox: &mut Outbox,
+    sent: &[SyncEntry],
+    response: &SyncResponse,
+    now: Timestamp,
+) -> Outcome {
     let mut results: BTreeMap<&str, &SyncResult> = BTreeMap::new();
     for r in &response.results {
         // A result for an id sent twice in one answer: the first one counts, as on the
@@ -402,10 +466,13 @@ fn changes(before: &Outbox, after: &Outbox) -> (Vec<Entry>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conflict::{check, Verdict};
-    use crate::outbox::{Base, EntryState, NewEntry, NETWORK_ERROR_CODE};
+    use crate::action::{ActionSet, NoHooks};
+    use crate::outbox::{EntryState, NewEntry, NETWORK_ERROR_CODE};
+    use crate::query::QueryContext;
+    use crate::store::Store;
     use futures::executor::block_on;
     use futures::FutureExt;
+    use memory::Books;
     use serde_json::{json, Map, Value};
     use std::collections::VecDeque;
 
@@ -426,67 +493,61 @@ mod tests {
         value.as_object().cloned().unwrap_or_default()
     }
 
-    /// A fake instance that keeps its promises honestly: it applies an entry at most once,
-    /// remembering the answer of every applied id (in the same step as the change, as the
-    /// real one does in one transaction), checks conflicts with the core's rules, and skips
-    /// the later entries of a record whose entry failed in the same batch.
-    #[derive(Default)]
+    /// A fake instance that runs the core's per-entry rule, the one the real instance runs,
+    /// over memory: an entry it does not commit is rolled back, as the real one's transaction
+    /// is. The session is beth.anglin's.
     struct Instance {
-        records: BTreeMap<String, Record>,
-        first_answers: BTreeMap<String, SyncResult>,
+        books: Books,
+        actions: ActionSet,
         /// How many times each entry id changed a record.
         applications: BTreeMap<String, u32>,
     }
 
     impl Instance {
         fn with(records: &[Record]) -> Self {
-            Self {
-                records: records
-                    .iter()
-                    .map(|r| (r.sys_id().unwrap_or_default().to_string(), r.clone()))
-                    .collect(),
-                ..Self::default()
+            let actions = ActionSet::from_json(&json!([{
+                "name": "set_state", "table": TABLE, "offline": true,
+                "inputs": [{"name": "state", "label": "State", "type": "string", "required": true}],
+                "steps": [{"mode": "both", "op": "update", "set": {"state": "${input.state}"}}]
+            }]))
+            .unwrap();
+            let mut instance = Self {
+                books: Books::default(),
+                actions,
+                applications: BTreeMap::new(),
+            };
+            for record in records {
+                instance.put(record.clone());
             }
+            instance
+        }
+
+        fn put(&mut self, record: Record) {
+            self.books.records.put(TABLE, record).unwrap();
+        }
+
+        fn records(&self) -> &BTreeMap<String, Record> {
+            &self.books.records.tables[TABLE]
         }
 
         fn handle(&mut self, request: &SyncRequest) -> SyncResponse {
-            let mut failed = BTreeSet::new();
+            let user = QueryContext {
+                user_name: "beth.anglin".to_string(),
+                user_sys_id: "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0".to_string(),
+            };
+            let mut lanes = Lanes::new();
             let mut results = Vec::new();
             for e in &request.entries {
-                if let Some(first) = self.first_answers.get(&e.id) {
-                    results.push(first.clone());
-                    continue;
+                let before = self.books.clone();
+                let applied = lanes
+                    .apply(e, &self.actions, &mut self.books, &mut NoHooks, &user)
+                    .unwrap();
+                if applied.commit {
+                    *self.applications.entry(e.id.clone()).or_default() += 1;
+                } else {
+                    self.books = before;
                 }
-                let answer = |status, record, error| SyncResult {
-                    id: e.id.clone(),
-                    status,
-                    record,
-                    error,
-                };
-                if failed.contains(&e.sys_id) {
-                    results.push(answer(SyncStatus::Blocked, None, None));
-                    continue;
-                }
-                let current = self.records.get(&e.sys_id);
-                if let Verdict::Conflict(c) = check(&e.base, &e.inputs, current) {
-                    failed.insert(e.sys_id.clone());
-                    let error = ResultError {
-                        code: c.code.to_string(),
-                        message: c.message,
-                    };
-                    results.push(answer(SyncStatus::Conflict, current.cloned(), Some(error)));
-                    continue;
-                }
-                let mut record = current.cloned().unwrap_or_default();
-                for (field, value) in &e.inputs {
-                    record.set(field.clone(), value.clone());
-                }
-                record.stamp_update(&e.user, at(0));
-                self.records.insert(e.sys_id.clone(), record.clone());
-                *self.applications.entry(e.id.clone()).or_default() += 1;
-                let result = answer(SyncStatus::Applied, Some(record), None);
-                self.first_answers.insert(e.id.clone(), result.clone());
-                results.push(result);
+                results.push(applied.result);
             }
             SyncResponse { results }
         }
@@ -531,7 +592,7 @@ mod tests {
         }
 
         fn too_large(&self, request: &SyncRequest) -> bool {
-            let size = |e: &Entry| {
+            let size = |e: &SyncEntry| {
                 if e.inputs.contains_key("photo") {
                     100
                 } else {
@@ -733,7 +794,7 @@ mod tests {
         assert!(device.entries.is_empty());
         applied_once(&link.instance, &["a", "b", "c", "d"]);
         assert_eq!(
-            link.instance.records["r1"].text("state").unwrap(),
+            link.instance.records()["r1"].text("state").unwrap(),
             "work_in_progress"
         );
     }
@@ -744,7 +805,7 @@ mod tests {
         for batch_size in [10, 1] {
             let mut instance = instance();
             let theirs = task("r1", "closed_complete", 5);
-            instance.records.insert("r1".to_string(), theirs.clone());
+            instance.put(theirs.clone());
             let (mut device, mut link) = (device(), Link::new(instance, vec![]));
             let report = run(&mut device, &mut link, at(0), batch_size);
             assert_eq!(
@@ -933,7 +994,7 @@ mod tests {
             let key = (TABLE.to_string(), sys_id.to_string());
             assert_eq!(
                 device.cache.get(&key),
-                link.instance.records.get(sys_id),
+                link.instance.records().get(sys_id),
                 "{sys_id}"
             );
         }
@@ -994,13 +1055,52 @@ mod tests {
         );
         let device = device();
         let request = SyncRequest {
-            entries: device.entries.values().cloned().collect(),
+            entries: device
+                .entries
+                .values()
+                .cloned()
+                .map(SyncEntry::from)
+                .collect(),
         };
         let value = serde_json::to_value(&request).unwrap();
         assert_eq!(value["entries"][0]["id"], "a");
         assert_eq!(
             serde_json::from_value::<SyncRequest>(value).unwrap(),
             request
+        );
+    }
+
+    #[test]
+    fn a_sync_entry_carries_no_device_bookkeeping_and_reads_a_whole_outbox_entry() {
+        let mut entry = device().entry("a").clone();
+        entry.attempts = 2;
+        entry.next_attempt_at = Some(at(5));
+        let sent = serde_json::to_value(SyncEntry::from(entry.clone())).unwrap();
+        let fields: BTreeSet<&str> = sent
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            BTreeSet::from([
+                "id",
+                "seq",
+                "action",
+                "table",
+                "sys_id",
+                "inputs",
+                "base",
+                "queued_at"
+            ])
+        );
+        // What an older device sends: the whole entry, with its user and bookkeeping.
+        let old = serde_json::to_value(&entry).unwrap();
+        assert_eq!(old["user"], "beth.anglin");
+        assert_eq!(
+            serde_json::from_value::<SyncEntry>(old).unwrap(),
+            SyncEntry::from(entry)
         );
     }
 

@@ -10,6 +10,7 @@ pub mod sqlite;
 use offgrid::record::{Record, Timestamp};
 use offgrid::store::{attachment_record, FileInput, JournalEntry, Store, StoreError};
 use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
+use offgrid::sync::{Ledger, SyncResult};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -234,6 +235,33 @@ impl Store for TxStore<'_> {
         })?;
         let meta = attachment_record(table, table_sys_id, sys_id, file);
         save_attachment(self.tx, meta, &bytes, user, now).map_err(store_err)
+    }
+}
+
+/// The sync rule's idempotency record lives in the same transaction as the records, so an
+/// entry's change and its remembered answer commit together.
+impl Ledger for TxStore<'_> {
+    fn answered(&self, id: &str) -> Result<Option<SyncResult>, StoreError> {
+        let Some(stored) = self.tx.sync_result(id).map_err(store_err)? else {
+            return Ok(None);
+        };
+        serde_json::from_value(stored).map(Some).map_err(|e| {
+            StoreError(format!(
+                "the stored answer of entry {id} is unreadable: {e}"
+            ))
+        })
+    }
+
+    fn remember(&mut self, id: &str, user: &str, result: &SyncResult) -> Result<(), StoreError> {
+        let value = serde_json::to_value(result)
+            .map_err(|e| StoreError(format!("the answer of entry {id} cannot be stored: {e}")))?;
+        self.tx
+            .put_sync_result(id, user, &value, Timestamp::now())
+            .map_err(store_err)
+    }
+
+    fn take_refusal(&mut self) -> Option<String> {
+        self.refused.take()
     }
 }
 

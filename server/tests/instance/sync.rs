@@ -6,17 +6,31 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// An outbox entry as the device sends it, made on `record` (its base: `fields` as seen).
-fn entry(user: &str, action: &str, record: &Value, fields: &[&str], inputs: Value) -> Value {
+fn entry(action: &str, record: &Value, fields: &[&str], inputs: Value) -> Value {
     let seen: serde_json::Map<String, Value> = fields
         .iter()
         .map(|f| (f.to_string(), record[*f].clone()))
         .collect();
     json!({
-        "id": new_uuid(), "seq": 1, "user": user, "action": action, "table": "wm_task",
+        "id": new_uuid(), "seq": 1, "action": action, "table": "wm_task",
         "sys_id": record["sys_id"], "inputs": inputs,
         "base": { "mod_count": record["sys_mod_count"], "fields": seen },
-        "queued_at": "2026-11-20 08:00:00", "attempts": 1, "state": "syncing",
+        "queued_at": "2026-11-20 08:00:00",
     })
+}
+
+/// `entry` as a device from before the wire format had its own type sends it: the whole
+/// outbox entry, with the device's bookkeeping and a `user` field.
+fn old_format(mut entry: Value, user: &str) -> Value {
+    let extra = json!({
+        "user": user, "attempts": 3, "state": "syncing",
+        "next_attempt_at": "2026-11-20 08:05:00",
+        "error": {"code": "network", "message": "offline"},
+    });
+    for (field, value) in extra.as_object().unwrap() {
+        entry[field] = value.clone();
+    }
+    entry
 }
 
 async fn sync(user: &User, entries: &[Value]) -> Vec<Value> {
@@ -39,14 +53,8 @@ async fn a_duplicated_entry_id_in_a_batch_applies_once() {
     let beth = instance.login("beth.anglin").await;
     let t = task(&admin, "assigned", "beth.anglin").await;
     let id = text(&t, "sys_id");
-    let accept = entry("beth.anglin", "accept_task", &t, &["state"], json!({}));
-    let note = entry(
-        "beth.anglin",
-        "add_work_note",
-        &t,
-        &[],
-        json!({"note": "On site"}),
-    );
+    let accept = entry("accept_task", &t, &["state"], json!({}));
+    let note = entry("add_work_note", &t, &[], json!({"note": "On site"}));
     let results = sync(&beth, &[accept.clone(), note.clone(), accept, note]).await;
     for r in &results {
         assert_eq!(r["status"], "applied", "{r}");
@@ -69,20 +77,8 @@ async fn a_retry_after_a_lost_response_applies_nothing_twice() {
     let t = task(&admin, "accepted", "beth.anglin").await;
     let id = text(&t, "sys_id");
     let batch = [
-        entry(
-            "beth.anglin",
-            "start_work",
-            &t,
-            &["state", "work_start"],
-            json!({}),
-        ),
-        entry(
-            "beth.anglin",
-            "add_work_note",
-            &t,
-            &[],
-            json!({"note": "Started"}),
-        ),
+        entry("start_work", &t, &["state", "work_start"], json!({})),
+        entry("add_work_note", &t, &[], json!({"note": "Started"})),
     ];
     let first = sync(&beth, &batch).await;
     // The response is "lost": the device sends the same batch again.
@@ -107,7 +103,7 @@ async fn a_task_closed_by_the_dispatcher_is_a_conflict_naming_field_value_and_us
     let beth = instance.login("beth.anglin").await;
     let t = task(&admin, "assigned", "beth.anglin").await;
     let id = text(&t, "sys_id");
-    let accept = entry("beth.anglin", "accept_task", &t, &["state"], json!({}));
+    let accept = entry("accept_task", &t, &["state"], json!({}));
     let (status, _) = fred
         .patch(
             &format!("/api/now/table/wm_task/{id}"),
@@ -147,13 +143,7 @@ async fn a_field_the_entry_writes_changed_by_another_user_is_a_field_conflict() 
     let beth = instance.login("beth.anglin").await;
     let t = task(&admin, "accepted", "beth.anglin").await;
     let id = text(&t, "sys_id");
-    let start = entry(
-        "beth.anglin",
-        "start_work",
-        &t,
-        &["state", "work_start"],
-        json!({}),
-    );
+    let start = entry("start_work", &t, &["state", "work_start"], json!({}));
     fred.patch(
         &format!("/api/now/table/wm_task/{id}"),
         json!({"work_start": "2026-11-19 07:00:00"}),
@@ -182,13 +172,7 @@ async fn a_change_to_another_field_merges() {
     let beth = instance.login("beth.anglin").await;
     let t = task(&admin, "accepted", "beth.anglin").await;
     let id = text(&t, "sys_id");
-    let start = entry(
-        "beth.anglin",
-        "start_work",
-        &t,
-        &["state", "work_start"],
-        json!({}),
-    );
+    let start = entry("start_work", &t, &["state", "work_start"], json!({}));
     fred.patch(
         &format!("/api/now/table/wm_task/{id}"),
         json!({"priority": "1"}),
@@ -219,15 +203,9 @@ async fn later_entries_for_a_record_whose_entry_failed_are_blocked() {
     let t = task(&admin, "assigned", "beth.anglin").await;
     let other = task(&admin, "assigned", "beth.anglin").await;
     let id = text(&t, "sys_id");
-    let accept = entry("beth.anglin", "accept_task", &t, &["state"], json!({}));
-    let note = entry(
-        "beth.anglin",
-        "add_work_note",
-        &t,
-        &[],
-        json!({"note": "After accept"}),
-    );
-    let elsewhere = entry("beth.anglin", "accept_task", &other, &["state"], json!({}));
+    let accept = entry("accept_task", &t, &["state"], json!({}));
+    let note = entry("add_work_note", &t, &[], json!({"note": "After accept"}));
+    let elsewhere = entry("accept_task", &other, &["state"], json!({}));
     fred.patch(
         &format!("/api/now/table/wm_task/{id}"),
         json!({"state": "cancelled"}),
@@ -247,18 +225,50 @@ async fn later_entries_for_a_record_whose_entry_failed_are_blocked() {
 }
 
 #[tokio::test]
-async fn entries_of_another_user_or_unknown_actions_are_rejected() {
+async fn an_entry_from_an_older_device_with_its_bookkeeping_fields_applies() {
     let instance = Instance::start().await;
     let admin = instance.login("admin").await;
     let beth = instance.login("beth.anglin").await;
     let t = task(&admin, "assigned", "beth.anglin").await;
-    let foreign = entry("abel.tuter", "accept_task", &t, &["state"], json!({}));
-    let unknown = entry("beth.anglin", "teleport", &t, &[], json!({}));
-    let results = sync(&beth, &[foreign, unknown]).await;
+    let accept = old_format(
+        entry("accept_task", &t, &["state"], json!({})),
+        "beth.anglin",
+    );
+    let result = &sync(&beth, &[accept]).await[0];
+    assert_eq!(result["status"], "applied", "{result}");
+    let now = admin.record("wm_task", text(&t, "sys_id")).await;
+    assert_eq!(text(&now, "state"), "accepted");
+}
+
+#[tokio::test]
+async fn an_entry_applies_as_the_sessions_user_whatever_user_it_names() {
+    let instance = Instance::start().await;
+    let admin = instance.login("admin").await;
+    let beth = instance.login("beth.anglin").await;
+    let t = task(&admin, "assigned", "beth.anglin").await;
+    // An older device sent its entry's user; the instance goes by the session alone.
+    let accept = old_format(
+        entry("accept_task", &t, &["state"], json!({})),
+        "abel.tuter",
+    );
+    let result = &sync(&beth, &[accept]).await[0];
+    assert_eq!(result["status"], "applied", "{result}");
+    let now = admin.record("wm_task", text(&t, "sys_id")).await;
+    assert_eq!(text(&now, "sys_updated_by"), "beth.anglin");
+    assert_eq!(text(&result["record"], "sys_updated_by"), "beth.anglin");
+}
+
+#[tokio::test]
+async fn entries_of_unknown_actions_are_rejected() {
+    let instance = Instance::start().await;
+    let admin = instance.login("admin").await;
+    let beth = instance.login("beth.anglin").await;
+    let t = task(&admin, "assigned", "beth.anglin").await;
+    let unknown = entry("teleport", &t, &[], json!({}));
+    let results = sync(&beth, &[unknown]).await;
     assert_eq!(results[0]["status"], "rejected");
-    assert_eq!(results[0]["error"]["code"], "forbidden");
-    assert_eq!(results[1]["status"], "rejected");
-    assert!(results[1]["error"]["message"]
+    assert_eq!(results[0]["error"]["code"], "unknown_action");
+    assert!(results[0]["error"]["message"]
         .as_str()
         .unwrap()
         .contains("teleport"));

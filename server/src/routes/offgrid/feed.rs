@@ -5,8 +5,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query as Params, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use offgrid::feed::{write_line, FeedLineRef};
 use offgrid::query::{Query, QueryContext};
-use serde_json::{json, Value};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 
@@ -70,10 +70,8 @@ struct Feed {
 }
 
 impl Feed {
-    fn line(&mut self, value: &Value) {
-        // Serializing a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.buffer, value);
-        self.buffer.push(b'\n');
+    fn line(&mut self, line: FeedLineRef<'_>) {
+        write_line(&mut self.buffer, &line);
         if self.buffer.len() >= CHUNK_BYTES {
             self.flush();
         }
@@ -119,27 +117,40 @@ fn write_feed(
             })?;
         }
         let watermark = watermark.to_string();
-        feed.line(&json!({"type": "header", "total": total, "watermark": watermark, "full": full}));
+        feed.line(FeedLineRef::Header {
+            total,
+            watermark: &watermark,
+            full,
+        });
         let mut count = 0u64;
         for (table, query) in &scopes {
             tx.scan(table, after, &mut |record| {
                 if query.matches(&record, ctx) {
                     count += 1;
-                    feed.line(&json!({"type": "record", "table": table, "record": record}));
+                    feed.line(FeedLineRef::Record {
+                        table,
+                        record: &record,
+                    });
                 } else if !full {
                     // Changed and out of scope: if the device has it, it must go.
                     let sys_id = record.sys_id().unwrap_or_default();
-                    feed.line(&json!({"type": "delete", "table": table, "sys_id": sys_id}));
+                    feed.line(FeedLineRef::Delete { table, sys_id });
                 }
                 !feed.gone
             })?;
             if !full {
                 tx.tombstones(table, after, &mut |sys_id| {
-                    feed.line(&json!({"type": "delete", "table": table, "sys_id": sys_id}));
+                    feed.line(FeedLineRef::Delete {
+                        table,
+                        sys_id: &sys_id,
+                    });
                 })?;
             }
         }
-        feed.line(&json!({"type": "end", "count": count, "watermark": watermark}));
+        feed.line(FeedLineRef::End {
+            count,
+            watermark: &watermark,
+        });
         feed.flush();
         Ok(())
     })
