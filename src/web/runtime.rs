@@ -22,6 +22,7 @@ mod cache;
 mod clock;
 mod error;
 mod events;
+mod fault;
 mod housekeeping;
 mod http;
 pub mod local_api;
@@ -33,6 +34,7 @@ mod syncing;
 pub use clock::Clock;
 pub use error::RuntimeError;
 pub use events::{Event, Events};
+pub use fault::{install_panic_hook, Fault, Faults};
 pub use http::ApiError;
 pub use network::{Network, StorageEstimate};
 
@@ -155,6 +157,8 @@ pub struct Runtime {
     clock: Clock,
     network: Network,
     events: Events,
+    /// The last fault nobody asked about (`last_error` in the status).
+    faults: Rc<Faults>,
     /// A download is running (one at a time per worker).
     downloading: Cell<bool>,
     /// Outbox changes made on the device, one at a time.
@@ -166,6 +170,7 @@ impl Runtime {
     /// signed in. Nothing is downloaded or synced yet (see [`Runtime::on_start`]).
     pub async fn open(config: RuntimeConfig) -> Result<Rc<Runtime>, RuntimeError> {
         let global = LocalDb::open(&config.db_prefix).await?;
+        let faults = Rc::new(Faults::default());
         let runtime = Rc::new(Runtime {
             transport: Transport::new(&config.instance),
             config,
@@ -174,7 +179,8 @@ impl Runtime {
             holder: new_uuid(),
             clock: Clock::default(),
             network: Network::default(),
-            events: Events::open(),
+            events: Events::open(faults.clone()),
+            faults,
             downloading: Cell::new(false),
             outbox_turn: serial::Serial::default(),
         });
@@ -207,7 +213,8 @@ impl Runtime {
     }
 
     /// What a starting worker does: expiry and schedule checks, then a sync when online and
-    /// offline mode is off. Faults are reported in the status, never thrown.
+    /// offline mode is off. Faults are logged and shown in the status (`last_error`), never
+    /// thrown.
     pub async fn on_start(&self) {
         self.housekeeping().await;
         self.sync_if_online().await;
@@ -220,8 +227,8 @@ impl Runtime {
             return;
         };
         if !session.offline_mode.get() && self.network.is_up() {
-            // A failed run leaves its entries pending; the report is posted as an event.
-            let _ = self.sync(&session).await;
+            // A failed run leaves its entries pending; nobody waits for its answer.
+            self.faults.check("sync", self.sync(&session).await);
         }
     }
 
@@ -409,6 +416,7 @@ impl Runtime {
                 "schedule": Schedule::default(),
                 "next_download": null,
                 "warnings": [],
+                "last_error": self.faults.last(),
             }));
         };
         let now = self.clock.now();
@@ -442,17 +450,18 @@ impl Runtime {
             "schedule": schedule,
             "next_download": schedule.next_after(now),
             "warnings": warnings,
+            "last_error": self.faults.last(),
         }))
     }
 
     async fn post_status(&self) {
-        if let Ok(status) = self.status().await {
+        if let Some(status) = self.faults.check("status", self.status().await) {
             self.events.send(Event::Status(status));
         }
     }
 
     async fn post_outbox_changed(&self, session: &Session) {
-        if let Ok(outbox) = session.outbox().await {
+        if let Some(outbox) = self.faults.check("status", session.outbox().await) {
             self.events.send(Event::OutboxChanged {
                 counts: counts_json(&outbox.counts()),
             });
