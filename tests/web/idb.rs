@@ -11,7 +11,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 /// A fresh database with a random name.
 async fn fresh() -> (String, LocalDb) {
-    let name = LocalDb::name_for(&format!("test-{}", new_sys_id()));
+    let name = format!("offgrid:test-{}", new_sys_id());
     let db = LocalDb::open(&name).await.expect("open a fresh database");
     (name, db)
 }
@@ -598,7 +598,7 @@ async fn deleting_the_database_wipes_it_even_while_a_connection_is_open() {
 
 #[wasm_bindgen_test]
 async fn an_upgrade_keeps_the_stored_data_and_an_older_build_is_refused() {
-    let name = LocalDb::name_for(&format!("test-{}", new_sys_id()));
+    let name = format!("offgrid:test-{}", new_sys_id());
     let v1 = LocalDb::open_at_version(&name, 1).await.unwrap();
     let e = entry(1, &sys_id(1));
     v1.put_records("wm_task", &[task(1, "assigned")])
