@@ -9,5 +9,20 @@ mod core;
 #[path = "web/idb.rs"]
 mod idb;
 
-#[path = "web/runtime.rs"]
-mod runtime;
+#[path = "web/support.rs"]
+mod support;
+
+#[path = "web/attachments.rs"]
+mod attachments;
+
+#[path = "web/cache.rs"]
+mod cache;
+
+#[path = "web/outbox.rs"]
+mod outbox;
+
+#[path = "web/settings.rs"]
+mod settings;
+
+#[path = "web/syncing.rs"]
+mod syncing;
