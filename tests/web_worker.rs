@@ -26,3 +26,6 @@ mod settings;
 
 #[path = "web/syncing.rs"]
 mod syncing;
+
+#[path = "web/faults.rs"]
+mod faults;
