@@ -5,6 +5,9 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 export CARGO_TERM_COLOR ?= never
+# The wasm test runner gives up after 20 s by default; the worker suite against a real
+# instance takes about that long on a busy machine.
+export WASM_BINDGEN_TEST_TIMEOUT ?= 180
 
 WASM_TESTS := --test web_worker --test web_page
 # The worker tests fix the clock and force the network through hooks the shipped build
