@@ -11,8 +11,8 @@
 //! - [`local_api`]: the router of `handle_fetch`: which paths the runtime answers and how.
 //! - `cache`: downloads and cache queries; `offline`: actions run on the device, resolve and
 //!   delete; `syncing`: the outbox replay; `housekeeping`: expiry and scheduled downloads.
-//! - [`Events`] on `BroadcastChannel("offgrid")`, the [`Clock`] and the [`Network`] (both
-//!   overridable, for tests).
+//! - [`Events`] on `BroadcastChannel("offgrid")`, the [`Clock`] and the [`Network`] (tests
+//!   override both, with the `test-hooks` feature), and the background [`Faults`].
 //!
 //! No `RefCell` borrow is held across an `.await`: the session is an `Rc` cloned out of its
 //! cell, and its mutable settings are `Cell`s read and written between awaits.
@@ -191,12 +191,13 @@ impl Runtime {
         Ok(runtime)
     }
 
-    /// The runtime's clock (tests fix the time with [`Clock::set`]).
+    /// The runtime's clock (tests fix the time with `Clock::set`, a `test-hooks` item).
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
 
-    /// The runtime's view of the network (tests force it down with [`Network::force`]).
+    /// The runtime's view of the network (tests force it down with `Network::force`, a
+    /// `test-hooks` item).
     pub fn network(&self) -> &Network {
         &self.network
     }
