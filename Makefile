@@ -9,6 +9,9 @@ export CARGO_TERM_COLOR ?= never
 export WASM_BINDGEN_TEST_TIMEOUT ?= 300
 
 WASM_TESTS := --test web_worker --test web_page
+# The worker tests fix the clock and force the network through hooks the shipped build
+# (`make build`, `make demo`) does not have; wasm-pack passes these options on to cargo.
+TEST_HOOKS := --features test-hooks
 
 .PHONY: demo test setup build lint native-test wasm-test e2e clean
 
@@ -31,13 +34,14 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p offgrid --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy -p offgrid --target wasm32-unknown-unknown --all-targets $(TEST_HOOKS) -- -D warnings
 
 native-test:
 	cargo test --workspace
 
 ## wasm-test: the core's wasm tests in headless Chromium, in a service worker and in a page
 wasm-test: setup
-	scripts/with-instance.sh wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . $(WASM_TESTS)
+	scripts/with-instance.sh wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . $(TEST_HOOKS) $(WASM_TESTS)
 
 ## e2e: the app and its service worker in headless Chromium against a real instance
 e2e: setup build

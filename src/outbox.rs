@@ -124,6 +124,17 @@ impl Entry {
     fn is_for(&self, table: &str, sys_id: &str) -> bool {
         self.table == table && self.sys_id == sys_id
     }
+
+    /// Whether a sync run at `now` would send it: pending with its backoff over, or left
+    /// `syncing` by a run that died (a run starts only under the sync lease, so no other run
+    /// is sending it).
+    fn ready(&self, now: Timestamp) -> bool {
+        match self.state {
+            EntryState::Pending => self.next_attempt_at.is_none_or(|t| t <= now),
+            EntryState::Syncing => true,
+            EntryState::Failed | EntryState::Blocked => false,
+        }
+    }
 }
 
 /// A change to put in the outbox; the outbox assigns `seq`, `state` and `attempts`.
@@ -276,6 +287,13 @@ impl Outbox {
         &self.entries[self.entries.len() - 1]
     }
 
+    /// Whether a sync run at `now` would send anything: [`Outbox::begin_sync`] would select an
+    /// entry. The worker asks before taking the sync lease, so an idle outbox costs neither a
+    /// lease nor a request.
+    pub fn has_due(&self, now: Timestamp) -> bool {
+        !self.due(now, 1).is_empty()
+    }
+
     /// Starts a sync run: selects up to `max` entries in `seq` order, marks them syncing,
     /// counts the attempt and returns copies to send.
     ///
@@ -285,24 +303,7 @@ impl Outbox {
     /// answer). An entry is never selected when an earlier entry for the same record is not,
     /// so each record's changes reach the instance in the order they were made.
     pub fn begin_sync(&mut self, now: Timestamp, max: usize) -> Vec<Entry> {
-        let mut held: BTreeSet<(&str, &str)> = BTreeSet::new();
-        let mut chosen = Vec::new();
-        for (i, e) in self.entries.iter().enumerate() {
-            if chosen.len() == max {
-                break;
-            }
-            let record = (e.table.as_str(), e.sys_id.as_str());
-            let ready = match e.state {
-                EntryState::Pending => e.next_attempt_at.is_none_or(|t| t <= now),
-                EntryState::Syncing => true,
-                EntryState::Failed | EntryState::Blocked => false,
-            };
-            if ready && !held.contains(&record) {
-                chosen.push(i);
-            } else {
-                held.insert(record);
-            }
-        }
+        let chosen = self.due(now, max);
         chosen
             .into_iter()
             .map(|i| {
@@ -442,6 +443,25 @@ impl Outbox {
             .iter()
             .map(|e| (e.table.clone(), e.sys_id.clone()))
             .collect()
+    }
+
+    /// The indexes of up to `max` entries a run at `now` sends, in `seq` order: ready ones
+    /// ([`Entry::ready`]) with no earlier entry of their record left behind.
+    fn due(&self, now: Timestamp, max: usize) -> Vec<usize> {
+        let mut held: BTreeSet<(&str, &str)> = BTreeSet::new();
+        let mut chosen = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            if chosen.len() == max {
+                break;
+            }
+            let record = (e.table.as_str(), e.sys_id.as_str());
+            if e.ready(now) && !held.contains(&record) {
+                chosen.push(i);
+            } else {
+                held.insert(record);
+            }
+        }
+        chosen
     }
 
     fn position(&self, id: &str) -> Option<usize> {
@@ -655,6 +675,45 @@ mod tests {
         let mut o = failed_then_blocked();
         o.enqueue(new_entry("c", "r2"));
         assert_eq!(ids(&o.begin_sync(at(0), 10)), ["c"]);
+    }
+
+    #[test]
+    fn has_due_is_false_for_an_empty_outbox_and_for_failed_and_blocked_entries() {
+        assert!(!Outbox::new().has_due(at(0)));
+        assert!(!failed_then_blocked().has_due(at(0)));
+    }
+
+    #[test]
+    fn has_due_waits_for_a_backoff_and_holds_the_record_behind_it() {
+        // `b` is due, but it waits behind `a` of the same record, which backs off until 5 s.
+        let mut o = outbox(&[("a", "r1"), ("b", "r1")]);
+        o.begin_sync(at(0), 1);
+        o.retry_later("a", at(0), "timeout").unwrap();
+        assert!(!o.has_due(at(4)));
+        assert!(o.has_due(at(5)));
+    }
+
+    #[test]
+    fn has_due_sees_a_pending_entry_and_one_left_syncing_by_a_run_that_died() {
+        assert!(outbox(&[("a", "r1")]).has_due(at(0)));
+        let mut o = outbox(&[("a", "r1")]);
+        o.begin_sync(at(0), 10);
+        assert!(o.has_due(at(0)));
+    }
+
+    #[test]
+    fn has_due_says_whether_begin_sync_would_send_something() {
+        let mut cases = vec![Outbox::new(), failed_then_blocked(), outbox(&[("a", "r1")])];
+        let mut backing_off = outbox(&[("a", "r1"), ("b", "r1"), ("c", "r2")]);
+        backing_off.begin_sync(at(0), 1);
+        backing_off.retry_later("a", at(0), "timeout").unwrap();
+        cases.push(backing_off);
+        for o in cases {
+            for now in [at(0), at(4), at(5)] {
+                let expected = !o.clone().begin_sync(now, 10).is_empty();
+                assert_eq!(o.has_due(now), expected, "{o:?} at {now}");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The storage the action engine works against: a small synchronous trait, implemented by
-//! SQLite on the instance, by a staged overlay over IndexedDB in the service worker, and by
-//! [`MemoryStore`] in unit tests.
+//! SQLite on the instance and by [`MemoryStore`] on the device, where an offline action runs
+//! against the cached record loaded into memory and its effects are then written to IndexedDB
+//! in one transaction. The engine stages every run's writes in an overlay over either, so a
+//! failed step leaves the store untouched.
 
 use crate::record::{Record, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -121,7 +123,8 @@ pub trait Store {
     ) -> Result<Record, StoreError>;
 }
 
-/// An in-memory store, for unit tests of the pure core.
+/// An in-memory store: the service worker runs offline actions and replays a record's outbox
+/// entries in one, and the core's unit tests use it.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     /// Records by table, then `sys_id`.

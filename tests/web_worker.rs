@@ -27,5 +27,7 @@ mod settings;
 #[path = "web/syncing.rs"]
 mod syncing;
 
+#[path = "web/faults.rs"]
+mod faults;
 #[path = "web/parity.rs"]
 mod parity;

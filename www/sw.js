@@ -36,13 +36,41 @@ async function boot() {
 }
 
 const ready = boot();
-ready.catch((e) => console.error('offgrid: the runtime did not start', e));
+// Set once the runtime failed to start; requests then do without it (see the fetch handler).
+let failure = null;
+ready.catch((e) => {
+  failure = e;
+  console.error('offgrid: the runtime did not start', e);
+});
+
+// Without a runtime, the app's API calls go to the network as if offgrid were not there, and
+// the local API answers in the project's error envelope, so the app can say what is wrong.
+function withoutRuntime(request, url) {
+  if (url.pathname.startsWith('/api/')) return fetch(request);
+  const body = {
+    error: {
+      code: 'runtime_unavailable',
+      message: `offline mode is unavailable: the offgrid runtime did not start (${failure}); reload the app, and if it persists, clear the site's data`,
+      detail: null,
+    },
+    status: 'failure',
+  };
+  return new Response(JSON.stringify(body), {
+    status: 503,
+    headers: { 'Content-Type': 'application/json' },
+  });
+}
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (url.origin !== self.location.origin) return;
   if (url.pathname.startsWith('/offgrid/') || url.pathname.startsWith('/api/')) {
-    event.respondWith(ready.then(() => handle_fetch(event.request)));
+    event.respondWith(
+      ready.then(
+        () => handle_fetch(event.request),
+        () => withoutRuntime(event.request, url),
+      ),
+    );
     return;
   }
   // The app shell: cache first, so the app opens offline.

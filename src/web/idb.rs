@@ -1,8 +1,8 @@
 //! The IndexedDB storage of one user: the offline cache, the outbox, shadows, drafts,
 //! attachment blobs and small settings (SPEC 5 and 6).
 //!
-//! Each user has their own database, `offgrid:<user_name>` ([`LocalDb::name_for`]); logging out
-//! deletes it ([`LocalDb::delete`]).
+//! Each user has their own database, `<prefix>:<user_name>` (`offgrid:` unless the runtime is
+//! configured otherwise); logging out deletes it ([`LocalDb::delete`]).
 //!
 //! | store | key | value |
 //! | --- | --- | --- |
@@ -40,7 +40,7 @@ mod schema;
 pub use cache::{CacheMeta, Staging};
 pub use error::DbError;
 pub use kv::{blob_bytes, blob_from_bytes};
-pub use outbox::LocalChanges;
+pub use outbox::{LocalChanges, RemoveError};
 pub use schema::SCHEMA_VERSION;
 
 use error::OrDbError;
@@ -64,20 +64,19 @@ pub struct LocalDb {
 }
 
 impl LocalDb {
-    /// The database name of a user: `offgrid:<user_name>`.
-    pub fn name_for(user_name: &str) -> String {
-        format!("offgrid:{user_name}")
-    }
-
     /// Opens (creating or upgrading as needed) the database `name` at [`SCHEMA_VERSION`].
     pub async fn open(name: &str) -> Result<LocalDb, DbError> {
-        Self::open_at_version(name, SCHEMA_VERSION).await
+        Self::open_version(name, SCHEMA_VERSION).await
     }
 
-    /// Opens the database at a given schema version. Only for upgrade tests: versions past
-    /// [`SCHEMA_VERSION`] add no stores.
-    #[doc(hidden)]
+    /// Opens the database at a given schema version, for upgrade tests (`test-hooks`):
+    /// versions past [`SCHEMA_VERSION`] add no stores.
+    #[cfg(feature = "test-hooks")]
     pub async fn open_at_version(name: &str, version: u32) -> Result<LocalDb, DbError> {
+        Self::open_version(name, version).await
+    }
+
+    async fn open_version(name: &str, version: u32) -> Result<LocalDb, DbError> {
         const OP: &str = "open the offline database";
         let db = Database::open(name)
             .with_version(version)

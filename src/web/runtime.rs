@@ -11,8 +11,8 @@
 //! - [`local_api`]: the router of `handle_fetch`: which paths the runtime answers and how.
 //! - `cache`: downloads and cache queries; `offline`: actions run on the device, resolve and
 //!   delete; `syncing`: the outbox replay; `housekeeping`: expiry and scheduled downloads.
-//! - [`Events`] on `BroadcastChannel("offgrid")`, the [`Clock`] and the [`Network`] (both
-//!   overridable, for tests).
+//! - [`Events`] on `BroadcastChannel("offgrid")`, the [`Clock`] and the [`Network`] (tests
+//!   override both, with the `test-hooks` feature), and the background [`Faults`].
 //!
 //! No `RefCell` borrow is held across an `.await`: the session is an `Rc` cloned out of its
 //! cell, and its mutable settings are `Cell`s read and written between awaits.
@@ -22,6 +22,7 @@ mod cache;
 mod clock;
 mod error;
 mod events;
+mod fault;
 mod housekeeping;
 mod http;
 pub mod local_api;
@@ -33,6 +34,7 @@ mod syncing;
 pub use clock::Clock;
 pub use error::RuntimeError;
 pub use events::{Event, Events};
+pub use fault::{install_panic_hook, Fault, Faults};
 pub use network::{Network, StorageEstimate};
 
 use crate::action::ActionSet;
@@ -156,6 +158,8 @@ pub struct Runtime {
     clock: Clock,
     network: Network,
     events: Events,
+    /// The last fault nobody asked about (`last_error` in the status).
+    faults: Rc<Faults>,
     /// A download is running (one at a time per worker).
     downloading: Cell<bool>,
     /// Outbox changes made on the device, one at a time.
@@ -167,6 +171,7 @@ impl Runtime {
     /// signed in. Nothing is downloaded or synced yet (see [`Runtime::on_start`]).
     pub async fn open(config: RuntimeConfig) -> Result<Rc<Runtime>, RuntimeError> {
         let global = LocalDb::open(&config.db_prefix).await?;
+        let faults = Rc::new(Faults::default());
         let runtime = Rc::new(Runtime {
             transport: Transport::new(&config.instance),
             config,
@@ -175,7 +180,8 @@ impl Runtime {
             holder: new_uuid(),
             clock: Clock::default(),
             network: Network::default(),
-            events: Events::open(),
+            events: Events::open(faults.clone()),
+            faults,
             downloading: Cell::new(false),
             outbox_turn: serial::Serial::default(),
         });
@@ -186,12 +192,13 @@ impl Runtime {
         Ok(runtime)
     }
 
-    /// The runtime's clock (tests fix the time with [`Clock::set`]).
+    /// The runtime's clock (tests fix the time with `Clock::set`, a `test-hooks` item).
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
 
-    /// The runtime's view of the network (tests force it down with [`Network::force`]).
+    /// The runtime's view of the network (tests force it down with `Network::force`, a
+    /// `test-hooks` item).
     pub fn network(&self) -> &Network {
         &self.network
     }
@@ -208,7 +215,8 @@ impl Runtime {
     }
 
     /// What a starting worker does: expiry and schedule checks, then a sync when online and
-    /// offline mode is off. Faults are reported in the status, never thrown.
+    /// offline mode is off. Faults are logged and shown in the status (`last_error`), never
+    /// thrown.
     pub async fn on_start(&self) {
         self.housekeeping().await;
         self.sync_if_online().await;
@@ -221,8 +229,8 @@ impl Runtime {
             return;
         };
         if !session.offline_mode.get() && self.network.is_up() {
-            // A failed run leaves its entries pending; the report is posted as an event.
-            let _ = self.sync(&session).await;
+            // A failed run leaves its entries pending; nobody waits for its answer.
+            self.faults.check("sync", self.sync(&session).await);
         }
     }
 
@@ -411,6 +419,7 @@ impl Runtime {
                 "schedule": Schedule::default(),
                 "next_download": null,
                 "warnings": [],
+                "last_error": self.faults.last(),
             }));
         };
         let now = self.clock.now();
@@ -444,17 +453,18 @@ impl Runtime {
             "schedule": schedule,
             "next_download": schedule.next_after(now),
             "warnings": warnings,
+            "last_error": self.faults.last(),
         }))
     }
 
     async fn post_status(&self) {
-        if let Ok(status) = self.status().await {
+        if let Some(status) = self.faults.check("status", self.status().await) {
             self.events.send(Event::Status(status));
         }
     }
 
     async fn post_outbox_changed(&self, session: &Session) {
-        if let Ok(outbox) = session.outbox().await {
+        if let Some(outbox) = self.faults.check("status", session.outbox().await) {
             self.events.send(Event::OutboxChanged {
                 counts: counts_json(&outbox.counts()),
             });

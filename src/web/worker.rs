@@ -1,9 +1,9 @@
 //! The entry points the service worker's JS shim (`www/sw.js`) calls. The shim registers the
 //! event handlers synchronously and wraps each call in `ready.then(...)`, since the wasm
-//! initialises asynchronously.
+//! initialises asynchronously. With the `test-hooks` feature it also exports the overrides
+//! tests use to fix the clock and force the network.
 
-use super::runtime::{Runtime, RuntimeConfig};
-use crate::record::Timestamp;
+use super::runtime::{install_panic_hook, Runtime, RuntimeConfig};
 use js_sys::Promise;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -27,9 +27,11 @@ fn current() -> Result<Rc<Runtime>, JsValue> {
 
 /// Starts the runtime: `config` is `{instance, db_prefix}` (both optional). Resolves once
 /// requests can be answered; then, in the background, checks expiry and the schedule and
-/// syncs when online and offline mode is off. Starts the housekeeping timer.
+/// syncs when online and offline mode is off. Starts the housekeeping timer. Panics are
+/// logged to the console from here on.
 #[wasm_bindgen]
 pub fn start(config: JsValue) -> Promise {
+    install_panic_hook();
     future_to_promise(async move {
         let config: RuntimeConfig = if config.is_undefined() || config.is_null() {
             RuntimeConfig::default()
@@ -99,7 +101,8 @@ pub fn on_message(data: JsValue) -> Promise {
 }
 
 /// Forces the network up (`true`) or down (`false`), or back to `navigator.onLine`
-/// (`undefined`): for end-to-end tests, which cannot always cut the browser's network.
+/// (`undefined`): for tests, which cannot always cut the browser's network.
+#[cfg(feature = "test-hooks")]
 #[wasm_bindgen]
 pub fn set_network_override(up: Option<bool>) -> Result<(), JsValue> {
     current()?.network().force(up);
@@ -108,10 +111,11 @@ pub fn set_network_override(up: Option<bool>) -> Result<(), JsValue> {
 
 /// Fixes the runtime's clock at `unix_seconds` (`undefined`: the browser's clock again), to
 /// check expiry and the schedule at chosen times.
+#[cfg(feature = "test-hooks")]
 #[wasm_bindgen]
 pub fn set_clock_override(unix_seconds: Option<f64>) -> Result<(), JsValue> {
     current()?
         .clock()
-        .set(unix_seconds.map(|s| Timestamp::from_unix(s as i64)));
+        .set(unix_seconds.map(|s| crate::record::Timestamp::from_unix(s as i64)));
     Ok(())
 }

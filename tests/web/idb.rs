@@ -1,9 +1,9 @@
 //! The IndexedDB store (`offgrid::web::idb`) against real IndexedDB. Each test opens a fresh,
 //! randomly named database and deletes it at the end.
 
-use offgrid::outbox::{Base, Entry, EntryError, EntryState};
+use offgrid::outbox::{Base, Entry, EntryError, EntryState, OutboxError, TransitionError};
 use offgrid::record::{new_sys_id, new_uuid, Record, Timestamp};
-use offgrid::web::idb::{CacheMeta, DbError, LocalChanges, LocalDb};
+use offgrid::web::idb::{CacheMeta, DbError, LocalChanges, LocalDb, RemoveError};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -11,7 +11,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 /// A fresh database with a random name.
 async fn fresh() -> (String, LocalDb) {
-    let name = LocalDb::name_for(&format!("test-{}", new_sys_id()));
+    let name = format!("offgrid:test-{}", new_sys_id());
     let db = LocalDb::open(&name).await.expect("open a fresh database");
     (name, db)
 }
@@ -576,6 +576,91 @@ async fn the_sync_lease_is_exclusive_until_it_expires_or_is_released() {
     finish(name, db).await;
 }
 
+/// An entry of record `n` in `state`, as stored.
+fn entry_in(seq: u64, n: usize, state: EntryState) -> Entry {
+    Entry {
+        state,
+        ..entry(seq, &sys_id(n))
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_entry_marked_syncing_behind_the_callers_back_is_not_removed_and_stays() {
+    let (name, db) = fresh().await;
+    let pending = entry_in(1, 1, EntryState::Pending);
+    let behind = entry_in(2, 1, EntryState::Blocked);
+    db.save_outbox(&[pending.clone(), behind.clone()], &[])
+        .await
+        .unwrap();
+    // A sync marks it syncing after the caller read it as pending.
+    let syncing = Entry {
+        state: EntryState::Syncing,
+        ..pending.clone()
+    };
+    db.save_outbox(std::slice::from_ref(&syncing), &[])
+        .await
+        .unwrap();
+    let settled = Entry {
+        state: EntryState::Pending,
+        ..behind.clone()
+    };
+
+    let refused = db
+        .remove_entry(&pending.id, std::slice::from_ref(&settled), 0.0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        RemoveError::Outbox(OutboxError::Transition(TransitionError {
+            id: pending.id.clone(),
+            from: EntryState::Syncing,
+            attempted: "removed",
+        }))
+    );
+    assert_eq!(
+        db.outbox_entries().await.unwrap(),
+        [syncing, behind],
+        "nothing changed"
+    );
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_pending_entry_is_not_removed_while_a_sync_holds_the_lease_but_a_failed_one_is() {
+    let (name, db) = fresh().await;
+    let pending = entry_in(1, 1, EntryState::Pending);
+    let failed = entry_in(2, 2, EntryState::Failed);
+    db.save_outbox(&[pending.clone(), failed.clone()], &[])
+        .await
+        .unwrap();
+    assert!(db.acquire_lease("a-sync", 1_000.0, 30_000.0).await.unwrap());
+
+    // The running sync loaded the pending entry and may still send it.
+    let refused = db
+        .remove_entry(&pending.id, &[], 2_000.0)
+        .await
+        .unwrap_err();
+    assert_eq!(refused, RemoveError::SyncRunning);
+    // A failed entry is never sent by a run.
+    db.remove_entry(&failed.id, &[], 2_000.0).await.unwrap();
+    assert_eq!(
+        db.outbox_entries().await.unwrap(),
+        std::slice::from_ref(&pending)
+    );
+    // Once the lease has expired, the pending entry goes too.
+    db.remove_entry(&pending.id, &[], 31_000.0).await.unwrap();
+    assert!(db.outbox_entries().await.unwrap().is_empty());
+    let gone = db
+        .remove_entry(&pending.id, &[], 31_000.0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        gone,
+        RemoveError::Outbox(OutboxError::NotFound(pending.id.clone()))
+    );
+    finish(name, db).await;
+}
+
 #[wasm_bindgen_test]
 async fn deleting_the_database_wipes_it_even_while_a_connection_is_open() {
     let (name, db) = fresh().await;
@@ -598,7 +683,7 @@ async fn deleting_the_database_wipes_it_even_while_a_connection_is_open() {
 
 #[wasm_bindgen_test]
 async fn an_upgrade_keeps_the_stored_data_and_an_older_build_is_refused() {
-    let name = LocalDb::name_for(&format!("test-{}", new_sys_id()));
+    let name = format!("offgrid:test-{}", new_sys_id());
     let v1 = LocalDb::open_at_version(&name, 1).await.unwrap();
     let e = entry(1, &sys_id(1));
     v1.put_records("wm_task", &[task(1, "assigned")])

@@ -8,6 +8,7 @@ use super::codec::{from_js, to_js};
 use super::error::{DbError, OrDbError};
 use super::schema::META;
 use super::LocalDb;
+use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -77,4 +78,18 @@ impl LocalDb {
         }
         Ok(())
     }
+}
+
+/// Whether anyone holds an unexpired lease at `now_ms`, read in the caller's transaction over
+/// `meta` (so a sync cannot start between this answer and the caller's writes). A lease that
+/// cannot be read counts as free, as in [`LocalDb::acquire_lease`].
+pub(super) async fn lease_held(
+    meta: &ObjectStore<'_>,
+    now_ms: f64,
+    op: &'static str,
+) -> Result<bool, DbError> {
+    let found: Option<JsValue> = meta.get(LEASE_KEY).primitive().op(op)?.await.op(op)?;
+    Ok(found
+        .and_then(|js| from_js::<Lease>(op, js).ok())
+        .is_some_and(|lease| lease.expires_at_ms > now_ms))
 }

@@ -3,9 +3,10 @@
 use super::cache::live_area;
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
+use super::lease::lease_held;
 use super::schema::{AREA_0, AREA_1, BLOBS, BY_SEQ, META, OUTBOX, SHADOW};
 use super::LocalDb;
-use crate::outbox::Entry;
+use crate::outbox::{Entry, EntryState, OutboxError, TransitionError};
 use crate::record::Record;
 use crate::store::FileInput;
 use indexed_db_futures::prelude::*;
@@ -29,6 +30,20 @@ pub struct LocalChanges {
     /// The outbox entry. Added, never overwritten: an entry whose `id` or `seq` is taken
     /// fails the whole transaction.
     pub entry: Entry,
+}
+
+/// Why [`LocalDb::remove_entry`] removed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoveError {
+    /// Local storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The stored entry is gone, or being sent.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    /// The entry is pending and a sync run holds the lease: the run may send it yet.
+    #[error("a sync is running and may send this change; delete it once the sync has finished")]
+    SyncRunning,
 }
 
 impl LocalDb {
@@ -67,6 +82,57 @@ impl LocalDb {
             requests.push(store.put(value).primitive().op(OP)?);
         }
         tx.commit().await.op(OP)
+    }
+
+    /// Removes entry `id` and writes `settled` (the other entries of its record, unblocked
+    /// where [`crate::outbox::Outbox::remove`] said so), in one strict transaction that first
+    /// checks the STORED entry: the caller decided on a copy read earlier, and a sync may have
+    /// marked the entry syncing since. Refused, with nothing changed, when the entry is gone,
+    /// is syncing, or is pending while a sync run holds the lease at `now_ms` (the run loaded
+    /// the outbox at its start and may still send it). Failed and blocked entries are never
+    /// sent by a run, so they go even while one runs.
+    pub async fn remove_entry(
+        &self,
+        id: &str,
+        settled: &[Entry],
+        now_ms: f64,
+    ) -> Result<(), RemoveError> {
+        const OP: &str = "delete the outbox entry";
+        let values = settled
+            .iter()
+            .map(|e| to_js(OP, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tx = self.write_strict(&[META, OUTBOX], OP)?;
+        let store = tx.object_store(OUTBOX).op(OP)?;
+        let found: Option<JsValue> = store.get(id).primitive().op(OP)?.await.op(OP)?;
+        let stored: Entry = match found {
+            Some(js) => from_js(OP, js)?,
+            None => return Err(OutboxError::NotFound(id.to_string()).into()),
+        };
+        match stored.state {
+            EntryState::Syncing => {
+                let refused = TransitionError {
+                    id: id.to_string(),
+                    from: stored.state,
+                    attempted: "removed",
+                };
+                return Err(OutboxError::from(refused).into());
+            }
+            EntryState::Pending => {
+                let meta = tx.object_store(META).op(OP)?;
+                if lease_held(&meta, now_ms, OP).await? {
+                    return Err(RemoveError::SyncRunning);
+                }
+            }
+            EntryState::Failed | EntryState::Blocked => {}
+        }
+        let mut requests = Vec::with_capacity(values.len() + 1);
+        requests.push(store.delete(id).primitive().op(OP)?);
+        for value in values {
+            requests.push(store.put(value).primitive().op(OP)?);
+        }
+        tx.commit().await.op(OP)?;
+        Ok(())
     }
 
     /// Stores a local action's effects, its files' bytes and its outbox entry in ONE strict

@@ -43,7 +43,7 @@ const STEPS: [Step; 1] = [version_1];
 pub const SCHEMA_VERSION: u32 = STEPS.len() as u32;
 
 /// Runs the steps that take a database from `old` to `new`. Versions past the last step
-/// (only reachable through [`super::LocalDb::open_at_version`]) add nothing.
+/// (only the upgrade tests open those) add nothing.
 pub(crate) fn upgrade(db: &Database, old: u32, new: u32) -> indexed_db_futures::Result<()> {
     let steps = STEPS
         .iter()

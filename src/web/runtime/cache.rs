@@ -132,6 +132,7 @@ impl Runtime {
 
     /// Stores a feed the caller already has (a test's corrupt stream, say) exactly as a
     /// download's would be stored.
+    #[cfg(feature = "test-hooks")]
     pub async fn store_feed_response(
         &self,
         response: &Response,

@@ -1,6 +1,9 @@
 //! Events to every open page of the app, on `BroadcastChannel("offgrid")`.
 
+use super::Faults;
+use crate::web::transport::js_text;
 use serde_json::{json, Value};
+use std::rc::Rc;
 use web_sys::BroadcastChannel;
 
 /// The channel's name, shared with the app.
@@ -59,23 +62,26 @@ impl Event {
 #[derive(Debug)]
 pub struct Events {
     channel: Option<BroadcastChannel>,
+    /// Where a post that fails is reported: no caller waits for an event.
+    faults: Rc<Faults>,
 }
 
 impl Events {
-    /// Opens the channel.
-    pub fn open() -> Self {
+    /// Opens the channel; posts that fail are reported to `faults`.
+    pub fn open(faults: Rc<Faults>) -> Self {
         Self {
             channel: BroadcastChannel::new(CHANNEL).ok(),
+            faults,
         }
     }
 
-    /// Posts an event to every page.
+    /// Posts an event to every page. Pages that are gone are the channel's business; a post
+    /// the channel refuses (closed, or a message it cannot clone) is a fault.
     pub fn send(&self, event: Event) {
         let Some(channel) = &self.channel else { return };
-        if let Ok(message) = js_sys::JSON::parse(&event.to_json().to_string()) {
-            // A page gone mid-post is not the worker's problem.
-            let _ = channel.post_message(&message);
-        }
+        let posted = js_sys::JSON::parse(&event.to_json().to_string())
+            .and_then(|message| channel.post_message(&message));
+        self.faults.check("events", posted.map_err(|e| js_text(&e)));
     }
 }
 

@@ -1,9 +1,9 @@
 //! What the runtime checks on its own: cache expiry (warnings, then deletion), scheduled
 //! downloads, and outbox entries whose retry is due. Run at worker start, on a page's
-//! heartbeat, on Periodic Background Sync and on a timer while the worker lives.
+//! heartbeat, on Periodic Background Sync and on a timer while the worker lives. Nobody waits
+//! for these checks, so their faults are logged and kept for the status's `last_error`.
 
 use super::{keys, Event, Runtime, RuntimeError, Session};
-use crate::outbox::EntryState;
 use crate::schedule::{self, Decision};
 use crate::web::idb::CacheMeta;
 use serde_json::{json, Value};
@@ -19,30 +19,27 @@ impl Runtime {
         }
     }
 
-    /// Whether an outbox entry waits to be sent now: pending with its backoff over, or left
-    /// `syncing` by a killed run. Checked first so an idle worker does not take the sync lease
-    /// every minute.
+    /// Whether a sync would send something now ([`crate::outbox::Outbox::has_due`]). Checked
+    /// first so an idle worker does not take the sync lease every minute.
     async fn retry_due(&self) -> bool {
         let Some(session) = self.session() else {
             return false;
         };
-        let now = self.clock.now();
-        session.outbox().await.is_ok_and(|outbox| {
-            outbox.entries().iter().any(|e| match e.state {
-                EntryState::Pending => e.next_attempt_at.is_none_or(|at| at <= now),
-                EntryState::Syncing => true,
-                EntryState::Failed | EntryState::Blocked => false,
-            })
-        })
+        self.faults
+            .check("housekeeping", session.outbox().await)
+            .is_some_and(|outbox| outbox.has_due(self.clock.now()))
     }
 
-    /// Expiry, then the schedule. Faults are left for the next run: they show in the status.
+    /// Expiry, then the schedule. A fault of one does not stop the other; each is logged and
+    /// shown in the status (`last_error`), and the next run tries again.
     pub async fn housekeeping(&self) {
         let Some(session) = self.session() else {
             return;
         };
-        let _ = self.check_expiry(&session).await;
-        let _ = self.check_schedule(&session).await;
+        self.faults
+            .check("housekeeping", self.check_expiry(&session).await);
+        self.faults
+            .check("housekeeping", self.check_schedule(&session).await);
     }
 
     /// Gives the expiry warnings that are due (once each), or deletes an expired cache,

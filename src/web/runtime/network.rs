@@ -5,48 +5,58 @@
 //! there, so the runtime asks it whenever it decides.
 
 use crate::web::global_sys::{navigator, property};
+use crate::web::transport::js_text;
 use js_sys::{Function, Promise, Reflect};
+#[cfg(feature = "test-hooks")]
 use std::cell::Cell;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// The network and storage as the runtime sees them.
+/// The network and storage as the runtime sees them. With the `test-hooks` feature, tests
+/// can force both.
 #[derive(Debug, Default)]
 pub struct Network {
+    #[cfg(feature = "test-hooks")]
     forced: Cell<Option<bool>>,
+    #[cfg(feature = "test-hooks")]
     forced_storage: Cell<Option<StorageEstimate>>,
 }
 
 impl Network {
-    /// Whether the device is online: `navigator.onLine`, unless forced.
+    /// Whether the device is online: `navigator.onLine` (unless a test forced it).
     pub fn is_up(&self) -> bool {
-        self.forced.get().unwrap_or_else(|| {
-            navigator()
-                .and_then(|n| property(&n, "onLine"))
-                .and_then(|v| v.as_bool())
-                .unwrap_or(true)
-        })
+        #[cfg(feature = "test-hooks")]
+        if let Some(up) = self.forced.get() {
+            return up;
+        }
+        navigator()
+            .and_then(|n| property(&n, "onLine"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true)
     }
 
     /// Forces the network up (`Some(true)`) or down (`Some(false)`), or back to
     /// `navigator.onLine` (`None`). Tests use it: a test cannot cut Chromium's network, and a
     /// forced-down network must behave exactly like a real outage for the runtime.
+    #[cfg(feature = "test-hooks")]
     pub fn force(&self, up: Option<bool>) {
         self.forced.set(up);
     }
 
-    /// `navigator.storage.estimate()`, unless forced; `None` where the browser has no
-    /// Storage API.
+    /// `navigator.storage.estimate()` (unless a test forced it); `None` where the browser has
+    /// no Storage API.
     pub async fn storage_estimate(&self) -> Option<StorageEstimate> {
-        match self.forced_storage.get() {
-            Some(forced) => Some(forced),
-            None => storage_estimate().await,
+        #[cfg(feature = "test-hooks")]
+        if let Some(forced) = self.forced_storage.get() {
+            return Some(forced);
         }
+        storage_estimate().await
     }
 
     /// Forces what the storage estimate reports (`None`: the browser's again). Tests use it:
     /// Chromium's quota override over CDP does not reach `estimate()`, and a full disk cannot
     /// be made on demand, yet the `quota` refusal must be shown to harm nothing.
+    #[cfg(feature = "test-hooks")]
     pub fn force_storage(&self, estimate: Option<StorageEstimate>) {
         self.forced_storage.set(estimate);
     }
@@ -124,9 +134,13 @@ pub fn request_background_sync(tag: &str) {
         .call1(&sync, &tag.into())
         .and_then(|p| p.dyn_into::<Promise>())
     {
-        // Awaited only so a refusal is handled rather than reported as unhandled.
+        // A refusal (no permission, say) costs nothing: pages forward their `online` event.
+        // It is logged, not kept as the runtime's last fault, since nothing is lost.
         wasm_bindgen_futures::spawn_local(async move {
-            let _ = JsFuture::from(promise).await;
+            if let Err(e) = JsFuture::from(promise).await {
+                let message = format!("offgrid: background sync: {}", js_text(&e));
+                web_sys::console::warn_1(&message.into());
+            }
         });
     }
 }

@@ -11,7 +11,7 @@ use crate::api::ApiError;
 use crate::local::{self, Actor};
 use crate::outbox::{Base, Entry};
 use crate::record::{new_uuid, Record};
-use crate::web::idb::LocalChanges;
+use crate::web::idb::{LocalChanges, RemoveError};
 use crate::web::transport::encode_component;
 use serde_json::{json, Map, Value};
 
@@ -133,6 +133,9 @@ impl Runtime {
     /// instance's version (the entry's error record; else the instance's current record when
     /// it can be asked; else the shadow), then re-applies the offline steps of the record's
     /// remaining entries in `seq` order. Files no entry needs any more are removed.
+    ///
+    /// The entry is removed first, by a write that checks the stored entry again: a sync that
+    /// started meanwhile may be sending it, and then nothing is changed.
     pub(super) async fn delete_entry(&self, id: &str) -> Result<Value, RuntimeError> {
         let session = self.signed_in()?;
         let _turn = self.outbox_turn.turn().await;
@@ -145,6 +148,19 @@ impl Runtime {
                 None => session.db.shadow(&entry.table, &entry.sys_id).await?,
             },
         };
+        let remaining = outbox.entries_of(&entry.table, &entry.sys_id);
+        session
+            .db
+            .remove_entry(&entry.id, &remaining, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                RemoveError::Db(e) => RuntimeError::Db(e),
+                RemoveError::Outbox(e) => RuntimeError::Outbox(e),
+                RemoveError::SyncRunning => RuntimeError::Conflict {
+                    code: "sync_running",
+                    message: e.to_string(),
+                },
+            })?;
         // The records the removed entry created go too; replaying it alone tells which.
         let own = local::replay(
             &session.actions,
@@ -158,11 +174,6 @@ impl Runtime {
                 session.db.delete_record(&table, sys_id).await?;
             }
         }
-        let remaining = outbox.entries_of(&entry.table, &entry.sys_id);
-        session
-            .db
-            .save_outbox(&remaining, std::slice::from_ref(&entry.id))
-            .await?;
         if let Some(instance_version) = &instance_version {
             self.rebuild_record(
                 &session,
@@ -181,7 +192,7 @@ impl Runtime {
         }
         // The entry's files may be needed by no other entry now. Leftovers are only space, and
         // the next prune takes them.
-        let _ = session.db.prune_blobs().await;
+        self.faults.check("blobs", session.db.prune_blobs().await);
         self.post_outbox_changed(&session).await;
         Ok(json!({ "deleted": entry.id, "record": instance_version.is_some() }))
     }

@@ -1,9 +1,9 @@
 //! Sync All: the core's driver ([`sync_all`]) over the user's IndexedDB outbox and the
 //! instance's `POST /api/offgrid/sync`, one run at a time across tabs and worker restarts
-//! (the IndexedDB lease).
+//! (the IndexedDB lease, renewed with every outbox write of the run).
 
 use super::attachments::{with_bytes, without_bytes};
-use super::{Event, Events, Runtime, RuntimeError, Session};
+use super::{Clock, Event, Events, Runtime, RuntimeError, Session};
 use crate::outbox::{Entry, Outbox};
 use crate::record::Record;
 use crate::sync::{sync_all, OutboxStore, SyncError, SyncOptions, SyncReport};
@@ -11,15 +11,22 @@ use crate::web::idb::LocalDb;
 use serde_json::{json, Value};
 
 /// How long a sync lease holds before another worker may take it (a worker killed mid-sync
-/// does not block syncing longer than this).
+/// does not block syncing longer than this). Every outbox write of a run renews it, so only a
+/// single batch that takes longer loses it.
 const LEASE_TTL_MS: f64 = 5.0 * 60.0 * 1000.0;
 
 /// The user's outbox as the driver sees it. Files' bytes are stored apart as blobs (see
-/// [`super::attachments`]) and join an entry only in the batch being sent. It remembers the instance's records that came
-/// back, so the local view is rebuilt from them once the run is over.
+/// [`super::attachments`]) and join an entry only in the batch being sent. It remembers the
+/// instance's records that came back, so the local view is rebuilt from them once the run is
+/// over.
 struct DeviceOutbox<'a> {
     db: &'a LocalDb,
     events: &'a Events,
+    /// The run's name on the sync lease, and the clock it is renewed by.
+    holder: &'a str,
+    clock: &'a Clock,
+    /// Another tab or worker took the lease over: the run stopped without writing.
+    lease_lost: bool,
     returned: Vec<(String, Record)>,
 }
 
@@ -39,7 +46,21 @@ impl OutboxStore for DeviceOutbox<'_> {
         with_bytes(self.db, entries).await.map_err(storage)
     }
 
+    /// Renews the lease first: a run whose lease another worker took over must not write
+    /// (that one loaded the outbox itself). Its entries stay as they are; those marked syncing
+    /// are sent again, with the same ids, by the run that holds the lease.
     async fn save(&mut self, changed: &[Entry], removed: &[String]) -> Result<(), SyncError> {
+        let renewed = self
+            .db
+            .acquire_lease(self.holder, self.clock.now_ms(), LEASE_TTL_MS)
+            .await
+            .map_err(storage)?;
+        if !renewed {
+            self.lease_lost = true;
+            return Err(SyncError::Storage(
+                "another tab or worker took the sync lease over".into(),
+            ));
+        }
         self.db
             .save_outbox(&without_bytes(changed), removed)
             .await
@@ -77,6 +98,9 @@ impl Runtime {
         let mut outbox = DeviceOutbox {
             db,
             events: &self.events,
+            holder: &self.holder,
+            clock: &self.clock,
+            lease_lost: false,
             returned: Vec::new(),
         };
         let mut transport = self.transport.clone();
@@ -87,12 +111,19 @@ impl Runtime {
         )
         .await;
         // An unreleased lease expires by itself; releasing early only saves the wait.
-        let _ = db.release_lease(&self.holder).await;
+        self.faults
+            .check("sync", db.release_lease(&self.holder).await);
+        if outbox.lease_lost {
+            return Err(RuntimeError::Conflict {
+                code: "sync_taken_over",
+                message: "this sync took longer than its lease and another tab or worker took it over; your changes are kept and that sync sends them".into(),
+            });
+        }
         let report = result?;
         if report.applied > 0 {
             // Applied entries are gone, and their files may be needed by no other. Leftovers
             // are only space, and the next prune takes them.
-            let _ = db.prune_blobs().await;
+            self.faults.check("blobs", db.prune_blobs().await);
         }
         self.absorb_returned(session, outbox.returned).await?;
         // Pages heard the run's progress batch by batch (`DeviceOutbox::progress`).

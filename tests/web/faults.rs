@@ -1,0 +1,164 @@
+//! Faults and races in the runtime: background faults shown in the status, an outbox entry
+//! that a sync is sending, and the sync lease of another worker.
+
+use crate::support::*;
+use offgrid::outbox::{Entry, EntryState};
+use offgrid::web::idb::LocalDb;
+use serde_json::{json, Value};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// A second connection to the signed-in user's database, as another tab or worker has it.
+async fn user_db(prefix: &str) -> LocalDb {
+    LocalDb::open(&format!("{prefix}:{USER}"))
+        .await
+        .expect("open the user's database")
+}
+
+/// Queues `accept_task` offline on the `n`-th assigned task; returns the entry's id and the
+/// task's id.
+async fn queued(rt: &offgrid::web::runtime::Runtime, n: usize) -> (String, String) {
+    download(rt).await;
+    let task_id = id(&task("assigned", n).await);
+    rt.network().force(Some(false));
+    let (s, body) = act(rt, "accept_task", &task_id, json!({})).await;
+    assert_eq!(s, 202, "{body}");
+    (body["outbox_id"].as_str().unwrap().to_string(), task_id)
+}
+
+async fn cached_state(rt: &offgrid::web::runtime::Runtime, task_id: &str) -> Value {
+    let (_, cached) = call(
+        rt,
+        "GET",
+        &format!("/api/now/table/wm_task/{task_id}"),
+        None,
+    )
+    .await;
+    cached["result"]["state"].clone()
+}
+
+fn later_ms(ms: f64) -> f64 {
+    js_sys::Date::now() + ms
+}
+
+#[wasm_bindgen_test]
+async fn a_housekeeping_fault_is_shown_as_the_status_last_error() {
+    let (rt, prefix) = signed_in().await;
+    assert_eq!(status(&rt).await["last_error"], Value::Null);
+    // The time of the last download is damaged: the schedule cannot be decided.
+    let db = user_db(&prefix).await;
+    db.put_meta("last_download", &json!({"not": "a time"}))
+        .await
+        .unwrap();
+    drop(db);
+
+    rt.housekeeping().await;
+    let last = status(&rt).await["last_error"].clone();
+    assert_eq!(last["where"], "housekeeping", "{last}");
+    let message = last["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not in the expected shape"), "{last}");
+    assert!(last["at"].is_string(), "{last}");
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_start_up_sync_that_cannot_run_is_shown_as_the_status_last_error() {
+    let (rt, prefix) = signed_in().await;
+    let db = user_db(&prefix).await;
+    assert!(db
+        .acquire_lease("another-worker", js_sys::Date::now(), 60_000.0)
+        .await
+        .unwrap());
+
+    rt.on_start().await;
+    let last = status(&rt).await["last_error"].clone();
+    assert_eq!(last["where"], "sync", "{last}");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("another sync is running"),
+        "{last}"
+    );
+    drop(db);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_sync_does_not_take_another_workers_live_lease() {
+    let (rt, prefix) = signed_in().await;
+    let db = user_db(&prefix).await;
+    assert!(db
+        .acquire_lease("another-worker", js_sys::Date::now(), 60_000.0)
+        .await
+        .unwrap());
+
+    let (s, body) = call(&rt, "POST", "/offgrid/sync", None).await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(body["error"]["code"], "sync_running", "{body}");
+    // Still the other worker's: a third one cannot take it, its holder renews it.
+    assert!(!db
+        .acquire_lease("a-third-worker", later_ms(1_000.0), 60_000.0)
+        .await
+        .unwrap());
+    assert!(db
+        .acquire_lease("another-worker", later_ms(1_000.0), 60_000.0)
+        .await
+        .unwrap());
+    drop(db);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_entry_marked_syncing_in_the_database_cannot_be_deleted_and_stays() {
+    let (rt, prefix) = signed_in().await;
+    let (entry_id, task_id) = queued(&rt, 0).await;
+    // A sync (of another worker) marks the entry syncing behind this runtime's back.
+    let db = user_db(&prefix).await;
+    let stored: Vec<Entry> = db.outbox_entries().await.unwrap();
+    let syncing: Vec<Entry> = stored
+        .into_iter()
+        .map(|e| Entry {
+            state: EntryState::Syncing,
+            ..e
+        })
+        .collect();
+    db.save_outbox(&syncing, &[]).await.unwrap();
+
+    let (s, body) = call(&rt, "DELETE", &format!("/offgrid/outbox/{entry_id}"), None).await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(body["error"]["code"], "state", "{body}");
+    let left = outbox(&rt).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["id"], entry_id.as_str());
+    assert_eq!(left[0]["state"], "syncing");
+    assert_eq!(cached_state(&rt, &task_id).await, "accepted");
+    drop(db);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_pending_entry_cannot_be_deleted_while_another_worker_syncs() {
+    let (rt, prefix) = signed_in().await;
+    let (entry_id, task_id) = queued(&rt, 0).await;
+    let db = user_db(&prefix).await;
+    assert!(db
+        .acquire_lease("another-worker", js_sys::Date::now(), 60_000.0)
+        .await
+        .unwrap());
+
+    let path = format!("/offgrid/outbox/{entry_id}");
+    let (s, body) = call(&rt, "DELETE", &path, None).await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(body["error"]["code"], "sync_running", "{body}");
+    assert_eq!(outbox(&rt).await[0]["state"], "pending");
+    assert_eq!(cached_state(&rt, &task_id).await, "accepted");
+
+    // Once that sync is over, the entry goes and the record is rolled back.
+    db.release_lease("another-worker").await.unwrap();
+    let (s, body) = call(&rt, "DELETE", &path, None).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(outbox(&rt).await.is_empty());
+    assert_eq!(cached_state(&rt, &task_id).await, "assigned");
+    drop(db);
+    finish(rt, &prefix).await;
+}
