@@ -244,6 +244,11 @@ impl Outbox {
         self.entries.is_empty()
     }
 
+    /// The entries in `seq` order, taken out.
+    pub fn into_entries(self) -> Vec<Entry> {
+        self.entries
+    }
+
     /// The entry with that id.
     pub fn get(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)

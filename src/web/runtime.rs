@@ -38,7 +38,8 @@ pub use fault::{install_panic_hook, Fault, Faults};
 pub use network::{Network, StorageEstimate};
 
 use crate::action::ActionSet;
-use crate::outbox::Outbox;
+use crate::api::local::{CacheStatus, Status, User};
+use crate::outbox::{Counts, Outbox};
 use crate::policy::CachePolicy;
 use crate::query::QueryContext;
 use crate::record::new_uuid;
@@ -76,19 +77,6 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// Who is signed in, as the instance describes them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct UserInfo {
-    /// `user_name`.
-    pub user_name: String,
-    /// The user's `sys_id`.
-    #[serde(default)]
-    pub sys_id: String,
-    /// The user's roles.
-    #[serde(default)]
-    pub roles: Value,
-}
-
 /// The instance's `GET /api/offgrid/config`, as stored for offline use.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct InstanceConfig {
@@ -120,7 +108,7 @@ mod keys {
 
 /// The signed-in user, their database and the configuration that came with them.
 struct Session {
-    user: UserInfo,
+    user: User,
     db: LocalDb,
     /// The tables the offline scope keeps on the device.
     tables: BTreeSet<String>,
@@ -185,7 +173,7 @@ impl Runtime {
             downloading: Cell::new(false),
             outbox_turn: serial::Serial::default(),
         });
-        if let Some(user) = runtime.global.get_meta::<UserInfo>(keys::USER).await? {
+        if let Some(user) = runtime.global.get_meta::<User>(keys::USER).await? {
             let session = runtime.open_session(user).await?;
             runtime.set_session(Some(session));
         }
@@ -204,7 +192,7 @@ impl Runtime {
     }
 
     /// The signed-in user, if any.
-    pub fn user(&self) -> Option<UserInfo> {
+    pub fn user(&self) -> Option<User> {
         self.session().map(|s| s.user.clone())
     }
 
@@ -251,7 +239,7 @@ impl Runtime {
     }
 
     /// Opens a user's database and reads what is stored in it.
-    async fn open_session(&self, user: UserInfo) -> Result<Rc<Session>, RuntimeError> {
+    async fn open_session(&self, user: User) -> Result<Rc<Session>, RuntimeError> {
         let db = LocalDb::open(&self.db_name(&user.user_name)).await?;
         let config: InstanceConfig = db.get_meta(keys::CONFIG).await?.unwrap_or_default();
         // Definitions were checked when the config was stored; a set that no longer loads
@@ -278,7 +266,7 @@ impl Runtime {
         let text = response_text(&response).await?;
         if response.ok() {
             let body: Value = serde_json::from_str(&text).unwrap_or_default();
-            let user: UserInfo = serde_json::from_value(body["result"].clone()).map_err(|e| {
+            let user: User = serde_json::from_value(body["result"].clone()).map_err(|e| {
                 RuntimeError::BadGateway(format!("the instance's login answer has no user: {e}"))
             })?;
             self.sign_in(user).await?;
@@ -290,7 +278,7 @@ impl Runtime {
         ))
     }
 
-    async fn sign_in(&self, user: UserInfo) -> Result<(), RuntimeError> {
+    async fn sign_in(&self, user: User) -> Result<(), RuntimeError> {
         if self
             .session()
             .is_some_and(|s| s.user.user_name != user.user_name)
@@ -379,13 +367,13 @@ impl Runtime {
         if offline {
             if session.db.cache_meta().await?.is_none() {
                 answer["download"] = match self.download(false).await {
-                    Ok(done) => done,
+                    Ok(done) => json!(done),
                     Err(e) => json!({"error": e.to_api().code, "message": e.to_string()}),
                 };
             }
         } else if self.network.is_up() {
             answer["sync"] = match self.sync(&session).await {
-                Ok(report) => report,
+                Ok(report) => json!(report),
                 Err(e) => json!({"error": e.to_api().code, "message": e.to_string()}),
             };
         }
@@ -406,21 +394,22 @@ impl Runtime {
     }
 
     /// `GET /offgrid/status`.
-    pub async fn status(&self) -> Result<Value, RuntimeError> {
+    pub async fn status(&self) -> Result<Status, RuntimeError> {
         let network = self.network.is_up();
+        let last_error = self.faults.last();
         let Some(session) = self.session() else {
-            return Ok(json!({
-                "mode": if network { "online" } else { "offline" },
-                "offline_mode": false,
-                "network": network,
-                "user": null,
-                "cache": {"present": false, "downloaded_at": null, "expires_at": null, "records": 0},
-                "outbox": {"pending": 0, "failed": 0, "blocked": 0},
-                "schedule": Schedule::default(),
-                "next_download": null,
-                "warnings": [],
-                "last_error": self.faults.last(),
-            }));
+            return Ok(Status {
+                mode: Status::mode(false, network),
+                offline_mode: false,
+                network,
+                user: None,
+                cache: CacheStatus::default(),
+                outbox: Counts::default(),
+                schedule: Schedule::default(),
+                next_download: None,
+                warnings: Vec::new(),
+                last_error,
+            });
         };
         let now = self.clock.now();
         let meta = session.db.cache_meta().await?;
@@ -438,40 +427,36 @@ impl Runtime {
                 counts.pending + counts.failed + counts.blocked,
             )
             .await?;
-        Ok(json!({
-            "mode": if offline_mode || !network { "offline" } else { "online" },
-            "offline_mode": offline_mode,
-            "network": network,
-            "user": session.user,
-            "cache": {
-                "present": meta.is_some(),
-                "downloaded_at": meta.as_ref().map(|m| m.downloaded_at),
-                "expires_at": meta.as_ref().map(|m| m.expires_at),
-                "records": records,
+        Ok(Status {
+            mode: Status::mode(offline_mode, network),
+            offline_mode,
+            network,
+            user: Some(session.user.clone()),
+            cache: CacheStatus {
+                present: meta.is_some(),
+                downloaded_at: meta.as_ref().map(|m| m.downloaded_at),
+                expires_at: meta.as_ref().map(|m| m.expires_at),
+                records,
             },
-            "outbox": counts_json(&counts),
-            "schedule": schedule,
-            "next_download": schedule.next_after(now),
-            "warnings": warnings,
-            "last_error": self.faults.last(),
-        }))
+            outbox: counts,
+            next_download: schedule.next_after(now),
+            schedule,
+            warnings,
+            last_error,
+        })
     }
 
     async fn post_status(&self) {
         if let Some(status) = self.faults.check("status", self.status().await) {
-            self.events.send(Event::Status(status));
+            self.events.send(Event::Status(json!(status)));
         }
     }
 
     async fn post_outbox_changed(&self, session: &Session) {
         if let Some(outbox) = self.faults.check("status", session.outbox().await) {
             self.events.send(Event::OutboxChanged {
-                counts: counts_json(&outbox.counts()),
+                counts: json!(outbox.counts()),
             });
         }
     }
-}
-
-fn counts_json(counts: &crate::outbox::Counts) -> Value {
-    json!({"pending": counts.pending, "failed": counts.failed, "blocked": counts.blocked})
 }

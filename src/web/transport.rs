@@ -7,6 +7,7 @@
 //! cache is.
 
 use crate::api::ApiError;
+use crate::download::FeedSource;
 use crate::feed::{FeedDecoder, FeedError, FeedLine, FeedSummary};
 use crate::sync::{SyncRequest, SyncResponse, SyncTransport, TransportError};
 use crate::web::global_sys::{clear_timeout, fetch_request, set_timeout};
@@ -229,10 +230,14 @@ impl FeedDownload {
             decoder: Some(FeedDecoder::new()),
         })
     }
+}
+
+impl FeedSource for FeedDownload {
+    type Error = DownloadError;
 
     /// The next lines of the feed; `None` when the stream ended (then call
     /// [`FeedDownload::finish`]). A chunk that completes no line gives an empty batch.
-    pub async fn next_lines(&mut self) -> Result<Option<Vec<FeedLine>>, DownloadError> {
+    async fn next_lines(&mut self) -> Result<Option<Vec<FeedLine>>, DownloadError> {
         let chunk = {
             let _deadline = Deadline::arm(&self.controller, CHUNK_TIMEOUT_MS);
             JsFuture::from(self.reader.read())
@@ -260,12 +265,12 @@ impl FeedDownload {
     }
 
     /// `(done, total)`: records and deletions received, and the total announced.
-    pub fn progress(&self) -> (u64, u64) {
+    fn progress(&self) -> (u64, u64) {
         self.decoder.as_ref().map_or((0, 0), FeedDecoder::progress)
     }
 
     /// The stream ended: checks it was a complete feed and returns what it announced.
-    pub fn finish(mut self) -> Result<FeedSummary, DownloadError> {
+    fn finish(mut self) -> Result<FeedSummary, DownloadError> {
         let decoder = self
             .decoder
             .take()

@@ -3,19 +3,18 @@
 
 use super::http::json_response;
 use super::network::{request_persistence, Network};
-use super::{keys, Event, Runtime, RuntimeError, Session, UserInfo};
+use super::{keys, Event, Events, Runtime, RuntimeError, Session, User};
+use crate::api::local::DownloadReport;
 use crate::api::table::{known_table, ListParams, RecordAnswer, TOTAL_COUNT_HEADER};
 use crate::api::ApiError;
-use crate::feed::FeedLine;
+use crate::download::{self, FeedStaging};
 use crate::record::Record;
-use crate::web::idb::{CacheMeta, Staging};
+use crate::web::idb::{CacheMeta, DbError, LocalDb, Staging};
 use crate::web::transport::{response_text, FeedDownload};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use web_sys::{Request, Response};
 
-/// Records written to the staged cache per IndexedDB transaction.
-const BATCH: usize = 500;
 /// Bytes assumed per cached record when checking storage (JSON plus IndexedDB overhead,
 /// twice: the staged copy lives beside the live one until the swap).
 const BYTES_PER_RECORD: f64 = 4096.0;
@@ -33,7 +32,7 @@ impl Runtime {
     /// `POST /offgrid/cache/download`: downloads the cache (only the changes when one is
     /// present, unless `full`). The instance's configuration is fetched again first, so new
     /// action definitions, scopes and policy come with the data they apply to.
-    pub(super) async fn download(&self, full: bool) -> Result<Value, RuntimeError> {
+    pub(super) async fn download(&self, full: bool) -> Result<DownloadReport, RuntimeError> {
         let user = self.signed_in()?.user.clone();
         if !self.network.is_up() {
             return Err(RuntimeError::Offline("downloading the cache"));
@@ -49,7 +48,11 @@ impl Runtime {
         result
     }
 
-    async fn download_unlocked(&self, user: UserInfo, full: bool) -> Result<Value, RuntimeError> {
+    async fn download_unlocked(
+        &self,
+        user: User,
+        full: bool,
+    ) -> Result<DownloadReport, RuntimeError> {
         self.sign_in(user).await?;
         let session = self.signed_in()?;
         let previous = session.db.cache_meta().await?;
@@ -62,45 +65,26 @@ impl Runtime {
         self.store_feed(&session, feed, since.is_some()).await
     }
 
-    /// Stores a downloaded feed: staged batch by batch, swapped in only when it is complete.
-    /// Any fault leaves the previous cache as it was.
+    /// Stores a downloaded feed: staged by the core's rule ([`download::stage`]) and swapped
+    /// in only when it is complete. Any fault leaves the previous cache as it was.
     async fn store_feed(
         &self,
         session: &Session,
-        mut feed: FeedDownload,
+        feed: FeedDownload,
         incremental: bool,
-    ) -> Result<Value, RuntimeError> {
+    ) -> Result<DownloadReport, RuntimeError> {
         let db = &session.db;
-        let mut staging = if incremental {
+        let staging = if incremental {
             db.begin_incremental_staging().await?
         } else {
             db.begin_staging().await?
         };
-        let mut batch: Vec<(String, Record)> = Vec::new();
-        while let Some(lines) = feed.next_lines().await? {
-            for line in lines {
-                match line {
-                    FeedLine::Header { full: true, .. } if incremental => {
-                        // The instance sends everything (its watermark was reset): start from
-                        // an empty staging area, not from a copy of the old cache.
-                        staging = db.begin_staging().await?;
-                    }
-                    FeedLine::Record { table, record } => batch.push((table, record)),
-                    FeedLine::Delete { table, sys_id } => {
-                        flush(&staging, &mut batch).await?;
-                        staging.delete(&table, &sys_id).await?;
-                    }
-                    FeedLine::Header { .. } | FeedLine::End { .. } => {}
-                }
-            }
-            if batch.len() >= BATCH {
-                flush(&staging, &mut batch).await?;
-                let (done, total) = feed.progress();
-                self.events.send(Event::DownloadProgress { done, total });
-            }
-        }
-        flush(&staging, &mut batch).await?;
-        let summary = feed.finish()?;
+        let mut sink = IdbStaging {
+            db,
+            staging,
+            events: &self.events,
+        };
+        let summary = download::stage::<_, _, RuntimeError>(feed, &mut sink, incremental).await?;
         let now = self.clock.now();
         let meta = CacheMeta {
             watermark: summary.watermark.clone(),
@@ -108,7 +92,7 @@ impl Runtime {
             expires_at: session.policy.expires_at(now),
             records: summary.count,
         };
-        db.swap_in(staging, &meta).await?;
+        db.swap_in(sink.staging, &meta).await?;
         self.events.send(Event::DownloadProgress {
             done: summary.count,
             total: summary.total,
@@ -120,14 +104,14 @@ impl Runtime {
         // on top of them.
         self.reapply_local_changes(session).await?;
         self.post_status().await;
-        Ok(json!({
-            "full": summary.full,
-            "received": summary.count,
-            "total": summary.total,
-            "watermark": summary.watermark,
-            "downloaded_at": now,
-            "expires_at": meta.expires_at,
-        }))
+        Ok(DownloadReport {
+            full: summary.full,
+            received: summary.count,
+            total: summary.total,
+            watermark: summary.watermark,
+            downloaded_at: now,
+            expires_at: meta.expires_at,
+        })
     }
 
     /// Stores a feed the caller already has (a test's corrupt stream, say) exactly as a
@@ -137,7 +121,7 @@ impl Runtime {
         &self,
         response: &Response,
         incremental: bool,
-    ) -> Result<Value, RuntimeError> {
+    ) -> Result<DownloadReport, RuntimeError> {
         let session = self.signed_in()?;
         let feed = FeedDownload::from_response(response)?;
         self.store_feed(&session, feed, incremental).await
@@ -288,15 +272,32 @@ impl Runtime {
     }
 }
 
-async fn flush(
-    staging: &Staging<'_>,
-    batch: &mut Vec<(String, Record)>,
-) -> Result<(), RuntimeError> {
-    if !batch.is_empty() {
-        staging.put_batch(batch).await?;
-        batch.clear();
+/// A download staged into the inactive IndexedDB area, with progress posted to pages.
+struct IdbStaging<'a> {
+    db: &'a LocalDb,
+    staging: Staging<'a>,
+    events: &'a Events,
+}
+
+impl FeedStaging for IdbStaging<'_> {
+    type Error = DbError;
+
+    async fn start_over(&mut self) -> Result<(), DbError> {
+        self.staging = self.db.begin_staging().await?;
+        Ok(())
     }
-    Ok(())
+
+    async fn put_batch(&mut self, records: &[(String, Record)]) -> Result<(), DbError> {
+        self.staging.put_batch(records).await
+    }
+
+    async fn delete(&mut self, table: &str, sys_id: &str) -> Result<(), DbError> {
+        self.staging.delete(table, sys_id).await
+    }
+
+    async fn progress(&mut self, done: u64, total: u64) {
+        self.events.send(Event::DownloadProgress { done, total });
+    }
 }
 
 /// Refuses a download when storage is short, before anything is touched; asks for persistent

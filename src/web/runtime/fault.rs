@@ -3,21 +3,10 @@
 //! and the last one is kept for `GET /offgrid/status` (`last_error`), so the app can show it.
 
 use crate::record::Timestamp;
-use serde::Serialize;
 use std::cell::RefCell;
 use std::fmt::Display;
 
-/// A background fault, as the status shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Fault {
-    /// When it happened (the browser's clock).
-    pub at: Timestamp,
-    /// What was being done: `housekeeping`, `sync`, `blobs`, `status` or `events`.
-    #[serde(rename = "where")]
-    pub place: &'static str,
-    /// The fault's message.
-    pub message: String,
-}
+pub use crate::api::local::Fault;
 
 /// The last background fault of a runtime.
 #[derive(Debug, Default)]
@@ -31,7 +20,11 @@ impl Faults {
         let message = error.to_string();
         web_sys::console::warn_1(&format!("offgrid: {place}: {message}").into());
         let at = Timestamp::from_unix((js_sys::Date::now() / 1000.0).floor() as i64);
-        *self.last.borrow_mut() = Some(Fault { at, place, message });
+        *self.last.borrow_mut() = Some(Fault {
+            at,
+            place: place.to_string(),
+            message,
+        });
     }
 
     /// Logs and keeps the error of `result`, if it is one.

@@ -11,6 +11,7 @@ use super::cache::TableRequest;
 use super::http::{error_response, json_response, ok};
 use super::{Runtime, RuntimeError};
 use crate::api::action::Invocation;
+use crate::api::local::OutboxAnswer;
 use crate::api::ApiError;
 use crate::web::transport::{js_text, response_text};
 use serde_json::{json, Map, Value};
@@ -68,7 +69,7 @@ async fn local(
     params: &BTreeMap<String, String>,
 ) -> Result<Response, RuntimeError> {
     let answer = match (method, path) {
-        ("GET", ["status"]) => rt.status().await?,
+        ("GET", ["status"]) => return Ok(ok(&rt.status().await?)),
         ("POST", ["mode"]) => {
             let body = body_json(request).await?;
             let offline = body["offline"].as_bool().ok_or_else(|| {
@@ -78,16 +79,18 @@ async fn local(
         }
         ("POST", ["cache", "download"]) => {
             let full = params.get("full").is_some_and(|v| v == "true" || v == "1");
-            rt.download(full).await?
+            return Ok(ok(&rt.download(full).await?));
         }
         ("GET", ["outbox"]) => {
-            let session = rt.signed_in()?;
-            let outbox = session.outbox().await?;
-            json!({ "entries": outbox.entries(), "counts": super::counts_json(&outbox.counts()) })
+            let outbox = rt.signed_in()?.outbox().await?;
+            return Ok(ok(&OutboxAnswer {
+                counts: outbox.counts(),
+                entries: outbox.into_entries(),
+            }));
         }
         ("POST", ["sync"]) => {
             let session = rt.signed_in()?;
-            rt.sync(&session).await?
+            return Ok(ok(&rt.sync(&session).await?));
         }
         ("POST", ["outbox", id, "resolve"]) => {
             let body = body_json(request).await?;

@@ -4,11 +4,11 @@
 
 use super::attachments::{with_bytes, without_bytes};
 use super::{Clock, Event, Events, Runtime, RuntimeError, Session};
+use crate::api::local::SyncAnswer;
 use crate::outbox::{Entry, Outbox};
 use crate::record::Record;
 use crate::sync::{sync_all, OutboxStore, SyncError, SyncOptions, SyncReport};
 use crate::web::idb::LocalDb;
-use serde_json::{json, Value};
 
 /// How long a sync lease holds before another worker may take it (a worker killed mid-sync
 /// does not block syncing longer than this). Every outbox write of a run renews it, so only a
@@ -79,7 +79,7 @@ fn storage(e: crate::web::idb::DbError) -> SyncError {
 
 impl Runtime {
     /// Sync All: `{"applied","failed","blocked","remaining"}` (and why a run stopped early).
-    pub(super) async fn sync(&self, session: &Session) -> Result<Value, RuntimeError> {
+    pub(super) async fn sync(&self, session: &Session) -> Result<SyncAnswer, RuntimeError> {
         if !self.network.is_up() {
             return Err(RuntimeError::Offline("syncing"));
         }
@@ -127,7 +127,6 @@ impl Runtime {
         }
         self.absorb_returned(session, outbox.returned).await?;
         // Pages heard the run's progress batch by batch (`DeviceOutbox::progress`).
-        let mut answer = serde_json::to_value(&report).unwrap_or_default();
         self.post_outbox_changed(session).await;
         let left = session.outbox().await?;
         // Cleared only after a run that sent something: an idle sync at worker start must
@@ -141,9 +140,11 @@ impl Runtime {
         if cleared {
             db.clear_cache().await?;
         }
-        answer["cache_cleared"] = json!(cleared);
         self.post_status().await;
-        Ok(answer)
+        Ok(SyncAnswer {
+            report,
+            cache_cleared: cleared,
+        })
     }
 
     /// The instance's versions of synced records become the local view. (The driver returns
