@@ -114,12 +114,22 @@ async fn the_incremental_feed_sends_updates_deletions_and_records_leaving_scope(
     assert_eq!(records.len(), 1, "only what changed: {lines:?}");
     assert_eq!(text(&records[0]["record"], "sys_id"), updated);
     assert_eq!(text(&records[0]["record"], "priority"), "1");
-    assert_eq!(lines[0]["total"], 1);
     let deletions: BTreeSet<&str> = of_type(&lines, "delete")
         .iter()
         .map(|l| text(l, "sys_id"))
         .collect();
     assert_eq!(deletions, BTreeSet::from([deleted, closed]));
+    // Header and end line count records and deletions alike, as the device's decoder checks.
+    assert_eq!(lines[0]["total"], 3);
+    assert_eq!(lines.last().unwrap()["count"], 3);
+    let mut decoder = offgrid::feed::FeedDecoder::new();
+    for line in &lines {
+        decoder.push(format!("{line}\n").as_bytes()).unwrap();
+    }
+    let summary = decoder
+        .finish()
+        .expect("the device accepts the incremental feed");
+    assert_eq!((summary.total, summary.count, summary.full), (3, 3, false));
 
     let latest = lines[0]["watermark"].as_str().unwrap();
     let quiet = feed(&beth, Some(latest)).await;

@@ -109,12 +109,17 @@ fn write_feed(
             })?;
             scopes.push((table, query));
         }
+        // The header announces every line the end line will count: records, and for an
+        // incremental feed the deletions too (the device checks the two agree).
         let mut total = 0u64;
         for (table, query) in &scopes {
             tx.scan(table, after, &mut |record| {
-                total += u64::from(query.matches(&record, ctx));
+                total += u64::from(!full || query.matches(&record, ctx));
                 true
             })?;
+            if !full {
+                tx.tombstones(table, after, &mut |_| total += 1)?;
+            }
         }
         let watermark = watermark.to_string();
         feed.line(FeedLineRef::Header {
@@ -133,6 +138,7 @@ fn write_feed(
                     });
                 } else if !full {
                     // Changed and out of scope: if the device has it, it must go.
+                    count += 1;
                     let sys_id = record.sys_id().unwrap_or_default();
                     feed.line(FeedLineRef::Delete { table, sys_id });
                 }
@@ -140,6 +146,7 @@ fn write_feed(
             })?;
             if !full {
                 tx.tombstones(table, after, &mut |sys_id| {
+                    count += 1;
                     feed.line(FeedLineRef::Delete {
                         table,
                         sys_id: &sys_id,
