@@ -129,6 +129,61 @@ impl CachePolicy {
     }
 }
 
+/// Bytes assumed per cached record when checking storage before a download: JSON plus
+/// IndexedDB overhead, twice, since the staged copy lives beside the live one until the swap.
+const BYTES_PER_RECORD: u64 = 2 * 4096;
+/// Free space asked for at least before a download, whatever the cache's size.
+const MIN_FREE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The free storage a download needs when the cache now holds `records` (0 when none):
+/// enough for the new copy beside the old one until the swap.
+pub fn bytes_needed_for_download(records: u64) -> u64 {
+    records.saturating_mul(BYTES_PER_RECORD).max(MIN_FREE_BYTES)
+}
+
+/// How a sync run left things, for [`CachePolicy::clears_cache_after_sync`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AfterSync {
+    /// Entries the run applied.
+    pub applied: usize,
+    /// Whether the outbox is empty now.
+    pub outbox_empty: bool,
+    /// Whether the user has offline mode on.
+    pub offline_mode: bool,
+    /// Whether the network is up.
+    pub network_up: bool,
+    /// Whether a cache is stored.
+    pub cache_present: bool,
+}
+
+impl CachePolicy {
+    /// Whether the offline cache is deleted after a sync run (the source documents: "after the
+    /// synchronization completes, you are back online and your offline cache is deleted").
+    /// Only after a run that applied something and left the outbox empty, with the user back
+    /// online: an idle sync at worker start must not throw away a cache downloaded for when
+    /// the network goes.
+    pub fn clears_cache_after_sync(&self, run: &AfterSync) -> bool {
+        self.clear_cache_after_sync
+            && run.applied > 0
+            && run.outbox_empty
+            && !run.offline_mode
+            && run.network_up
+            && run.cache_present
+    }
+}
+
+/// What the status says once an expired cache was deleted, with `unsynced` changes kept.
+pub fn expired_message(unsynced: usize) -> String {
+    if unsynced == 0 {
+        "the offline cache expired and was deleted; download it again before working offline".into()
+    } else {
+        format!(
+            "the offline cache expired and was deleted; your {unsynced} unsynced change(s) are \
+             kept and will sync when you are online"
+        )
+    }
+}
+
 /// A positive duration in words, in at most two units, rounded up to the minute so that a
 /// warning never promises less time than is left: `4 hours`, `1 day 2 hours`, `5 minutes`.
 fn human_duration(secs: i64) -> String {
@@ -152,6 +207,57 @@ fn human_duration(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_is_cleared_only_after_a_run_that_applied_and_emptied_the_outbox_online() {
+        let policy = CachePolicy::default();
+        let done = AfterSync {
+            applied: 2,
+            outbox_empty: true,
+            offline_mode: false,
+            network_up: true,
+            cache_present: true,
+        };
+        assert!(policy.clears_cache_after_sync(&done));
+        for not in [
+            AfterSync { applied: 0, ..done },
+            AfterSync {
+                outbox_empty: false,
+                ..done
+            },
+            AfterSync {
+                offline_mode: true,
+                ..done
+            },
+            AfterSync {
+                network_up: false,
+                ..done
+            },
+            AfterSync {
+                cache_present: false,
+                ..done
+            },
+        ] {
+            assert!(!policy.clears_cache_after_sync(&not), "{not:?}");
+        }
+        let keep = CachePolicy {
+            clear_cache_after_sync: false,
+            ..CachePolicy::default()
+        };
+        assert!(!keep.clears_cache_after_sync(&done));
+    }
+
+    #[test]
+    fn a_download_needs_room_for_a_second_copy_and_never_less_than_the_minimum() {
+        assert_eq!(bytes_needed_for_download(0), 8 * 1024 * 1024);
+        assert_eq!(bytes_needed_for_download(10_000), 10_000 * 8192);
+    }
+
+    #[test]
+    fn the_expired_notice_counts_the_changes_it_kept() {
+        assert!(expired_message(0).contains("download it again"));
+        assert!(expired_message(3).contains("your 3 unsynced change(s) are kept"));
+    }
 
     const HOUR: i64 = 3_600;
 

@@ -8,18 +8,13 @@ use crate::api::local::DownloadReport;
 use crate::api::table::{known_table, ListParams, RecordAnswer, TOTAL_COUNT_HEADER};
 use crate::api::ApiError;
 use crate::download::{self, FeedStaging};
+use crate::policy;
 use crate::record::Record;
 use crate::web::idb::{CacheMeta, DbError, LocalDb, Staging};
 use crate::web::transport::{response_text, FeedDownload};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use web_sys::{Request, Response};
-
-/// Bytes assumed per cached record when checking storage (JSON plus IndexedDB overhead,
-/// twice: the staged copy lives beside the live one until the swap).
-const BYTES_PER_RECORD: f64 = 4096.0;
-/// Free space asked for at least, whatever the cache's size.
-const MIN_FREE_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
 /// A Table API request: `/api/now/table/{table}[/{sys_id}]`.
 pub(super) struct TableRequest {
@@ -311,8 +306,7 @@ async fn check_storage(
     let Some(estimate) = network.storage_estimate().await else {
         return Ok(());
     };
-    let records = previous.map_or(0, |m| m.records) as f64;
-    let needed = (records * BYTES_PER_RECORD * 2.0).max(MIN_FREE_BYTES);
+    let needed = policy::bytes_needed_for_download(previous.map_or(0, |m| m.records)) as f64;
     if estimate.free() < needed {
         return Err(RuntimeError::Quota {
             free_mb: estimate.free() / 1_048_576.0,

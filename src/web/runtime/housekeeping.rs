@@ -4,6 +4,7 @@
 //! for these checks, so their faults are logged and kept for the status's `last_error`.
 
 use super::{keys, Event, Runtime, RuntimeError, Session};
+use crate::policy::expired_message;
 use crate::schedule::{self, Decision};
 use crate::web::idb::CacheMeta;
 use serde_json::{json, Value};
@@ -148,13 +149,5 @@ impl Runtime {
             }
         }
         Ok(warnings)
-    }
-}
-
-fn expired_message(unsynced: usize) -> String {
-    if unsynced == 0 {
-        "the offline cache expired and was deleted; download it again before working offline".into()
-    } else {
-        format!("the offline cache expired and was deleted; your {unsynced} unsynced change(s) are kept and will sync when you are online")
     }
 }

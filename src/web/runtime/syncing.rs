@@ -6,6 +6,7 @@ use super::attachments::{with_bytes, without_bytes};
 use super::{Clock, Event, Events, Runtime, RuntimeError, Session};
 use crate::api::local::SyncAnswer;
 use crate::outbox::{Entry, Outbox};
+use crate::policy::AfterSync;
 use crate::record::Record;
 use crate::sync::{sync_all, OutboxStore, SyncError, SyncOptions, SyncReport};
 use crate::web::idb::LocalDb;
@@ -129,14 +130,13 @@ impl Runtime {
         // Pages heard the run's progress batch by batch (`DeviceOutbox::progress`).
         self.post_outbox_changed(session).await;
         let left = session.outbox().await?;
-        // Cleared only after a run that sent something: an idle sync at worker start must
-        // not throw away a cache the user downloaded for when the network goes.
-        let cleared = report.applied > 0
-            && left.is_empty()
-            && session.policy.clear_cache_after_sync
-            && !session.offline_mode.get()
-            && self.network.is_up()
-            && db.cache_meta().await?.is_some();
+        let cleared = session.policy.clears_cache_after_sync(&AfterSync {
+            applied: report.applied,
+            outbox_empty: left.is_empty(),
+            offline_mode: session.offline_mode.get(),
+            network_up: self.network.is_up(),
+            cache_present: db.cache_meta().await?.is_some(),
+        });
         if cleared {
             db.clear_cache().await?;
         }
