@@ -106,6 +106,12 @@ impl ApiError {
         Self::new(413u16, "too_large", message)
     }
 
+    /// 422 `invalid_attachment`: the instance refused a file itself (over its size limit, or
+    /// no bytes came and none with its hash were uploaded before).
+    pub fn invalid_attachment(message: impl Into<String>) -> Self {
+        Self::new(422u16, "invalid_attachment", message)
+    }
+
     /// 500 `internal`: the server failed.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500u16, "internal", message)

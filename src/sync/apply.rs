@@ -252,13 +252,16 @@ fn refused(
             Some(current),
         ),
         ActionError::Store(fault) => match refusal {
-            Some(reason) => failure(
-                entry,
-                SyncStatus::Rejected,
-                "invalid_attachment",
-                reason,
-                None,
-            ),
+            Some(reason) => {
+                let refused = ApiError::invalid_attachment(reason);
+                failure(
+                    entry,
+                    SyncStatus::Rejected,
+                    &refused.code,
+                    refused.message,
+                    None,
+                )
+            }
             None => return Err(fault),
         },
     })

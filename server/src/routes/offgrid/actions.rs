@@ -54,7 +54,7 @@ pub async fn run_action(
                     // The store refused the file itself (over the size limit, or no bytes and
                     // none uploaded before with its hash): the request's fault, not the
                     // database's.
-                    Some(reason) => ApiError::new(422u16, "invalid_attachment", reason),
+                    Some(reason) => ApiError::invalid_attachment(reason),
                     None => {
                         let current = tx.get(&def.table, &invocation.sys_id).ok().flatten();
                         ApiError::from_action(&e, current.as_ref())
