@@ -8,12 +8,13 @@
 //! record (an action, a download, a sync, resolve, delete) rebuilds it that way.
 
 use crate::action::{self, ActionContext, ActionSet, NoHooks, Outcome, Side};
-use crate::api::action::Invocation;
+use crate::api::action::{ActionAnswer, Invocation};
 use crate::api::ApiError;
 use crate::outbox::{Base, Entry, NewEntry, Outbox};
 use crate::query::QueryContext;
 use crate::record::{Record, Timestamp};
 use crate::store::{MemoryStore, Store, ATTACHMENT_TABLE};
+use std::collections::BTreeSet;
 
 /// Who acts on the device, and when.
 #[derive(Clone, Debug, PartialEq)]
@@ -208,6 +209,60 @@ pub fn check_resolve(
     .map_err(|e| ApiError::from_action(&e, Some(current)))
 }
 
+/// Records an instance answer puts into the cache, and records it takes out.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Refresh {
+    /// `(table, record)` that replace (or join) their cached copies.
+    pub puts: Vec<(String, Record)>,
+    /// `(table, sys_id)` to drop from the cache.
+    pub deletes: Vec<(String, String)>,
+}
+
+/// The records of an online read of `table` that replace their cached copies: those the cache
+/// holds (`cached` ids), whole (the caller passes none from a `sysparm_fields` read), and with
+/// no outbox entry (`marked`): a record with unsynced changes keeps the device's version,
+/// which shows them.
+pub fn refresh_from_read(
+    table: &str,
+    records: Vec<Record>,
+    cached: &BTreeSet<String>,
+    marked: &BTreeSet<(String, String)>,
+) -> Vec<Record> {
+    records
+        .into_iter()
+        .filter(|r| {
+            r.sys_id().is_some_and(|id| {
+                cached.contains(id) && !marked.contains(&(table.to_string(), id.to_string()))
+            })
+        })
+        .collect()
+}
+
+/// What a live action's answer on `table`'s record `sys_id` changes in the cache: the target
+/// (changed or deleted) and the records it created, except records with unsynced changes.
+pub fn refresh_from_action(
+    table: &str,
+    sys_id: &str,
+    answer: &ActionAnswer,
+    marked: &BTreeSet<(String, String)>,
+) -> Refresh {
+    let free = |t: &str, id: &str| !marked.contains(&(t.to_string(), id.to_string()));
+    let mut refresh = Refresh::default();
+    if answer.deleted && free(table, sys_id) {
+        refresh
+            .deletes
+            .push((table.to_string(), sys_id.to_string()));
+    }
+    let target = answer.result.iter().map(|r| (table, r));
+    let created = answer.created.iter().map(|c| (c.table.as_str(), &c.record));
+    for (t, record) in target.chain(created) {
+        if record.sys_id().is_some_and(|id| free(t, id)) {
+            refresh.puts.push((t.to_string(), record.clone()));
+        }
+    }
+    refresh
+}
+
 /// Puts a record that has a `sys_id` (every stored one does) into a memory store.
 fn put(store: &mut MemoryStore, table: &str, record: Record) {
     // A MemoryStore refuses only records without sys_id.
@@ -344,6 +399,68 @@ mod tests {
         let closed = task("closed_complete");
         let view = replay(&actions(), &user, "wm_task", Some(&closed), &entries[..1]);
         assert_eq!(view.record("wm_task", "t1"), Some(closed));
+    }
+
+    fn rec(id: &str) -> Record {
+        Record::from_value(json!({"sys_id": id, "state": "x"})).unwrap()
+    }
+
+    fn marked(ids: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+        ids.iter()
+            .map(|(t, i)| (t.to_string(), i.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_online_read_refreshes_only_cached_records_without_unsynced_changes() {
+        let cached = BTreeSet::from(["a".to_string(), "b".to_string()]);
+        let fresh = refresh_from_read(
+            "wm_task",
+            vec![rec("a"), rec("b"), rec("c")],
+            &cached,
+            &marked(&[("wm_task", "b")]),
+        );
+        assert_eq!(fresh, [rec("a")]);
+    }
+
+    #[test]
+    fn a_live_answer_refreshes_its_target_and_creations_but_not_records_with_changes() {
+        use crate::api::action::Created;
+        let answer = ActionAnswer {
+            result: Some(rec("a")),
+            created: vec![Created {
+                table: "incident".into(),
+                record: rec("i"),
+            }],
+            deleted: false,
+            attachments: Vec::new(),
+            outbox_id: None,
+            state: None,
+        };
+        let refresh = refresh_from_action("wm_task", "a", &answer, &BTreeSet::new());
+        assert_eq!(
+            refresh.puts,
+            [
+                ("wm_task".to_string(), rec("a")),
+                ("incident".to_string(), rec("i"))
+            ]
+        );
+        let refresh = refresh_from_action("wm_task", "a", &answer, &marked(&[("wm_task", "a")]));
+        assert_eq!(refresh.puts, [("incident".to_string(), rec("i"))]);
+
+        let deleted = ActionAnswer {
+            result: None,
+            created: Vec::new(),
+            deleted: true,
+            ..answer
+        };
+        let refresh = refresh_from_action("wm_task", "a", &deleted, &BTreeSet::new());
+        assert_eq!(refresh.deletes, [("wm_task".to_string(), "a".to_string())]);
+        assert!(
+            refresh_from_action("wm_task", "a", &deleted, &marked(&[("wm_task", "a")]))
+                .deletes
+                .is_empty()
+        );
     }
 
     #[test]

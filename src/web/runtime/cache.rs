@@ -4,10 +4,12 @@
 use super::http::json_response;
 use super::network::{request_persistence, Network};
 use super::{keys, Event, Events, Runtime, RuntimeError, Session, User};
+use crate::api::action::ActionAnswer;
 use crate::api::local::DownloadReport;
 use crate::api::table::{known_table, ListParams, RecordAnswer, TOTAL_COUNT_HEADER};
 use crate::api::ApiError;
 use crate::download::{self, FeedStaging};
+use crate::local;
 use crate::policy;
 use crate::record::Record;
 use crate::web::idb::{CacheMeta, DbError, LocalDb, Staging};
@@ -175,14 +177,7 @@ impl Runtime {
         };
         let marked = session.outbox().await?.marked();
         let cached = session.db.cached_ids(&table.table).await?;
-        let fresh: Vec<Record> = records
-            .into_iter()
-            .filter(|r| {
-                r.sys_id().is_some_and(|id| {
-                    cached.contains(id) && !marked.contains(&(table.table.clone(), id.to_string()))
-                })
-            })
-            .collect();
+        let fresh = local::refresh_from_read(&table.table, records, &cached, &marked);
         if !fresh.is_empty() {
             session.db.put_records(&table.table, &fresh).await?;
         }
@@ -205,27 +200,17 @@ impl Runtime {
         if session.db.cache_meta().await?.is_none() {
             return Ok(());
         }
+        // An answer that is not an action's changes nothing here; the app gets it as it is.
+        let Ok(answer) = serde_json::from_value::<ActionAnswer>(answer.clone()) else {
+            return Ok(());
+        };
         let marked = session.outbox().await?.marked();
-        let is_marked = |t: &str, id: &str| marked.contains(&(t.to_string(), id.to_string()));
-        if answer["deleted"] == true && !is_marked(table, sys_id) {
+        let refresh = local::refresh_from_action(table, sys_id, &answer, &marked);
+        for (table, sys_id) in &refresh.deletes {
             session.db.delete_record(table, sys_id).await?;
         }
-        let mut changed: Vec<(String, Record)> = Vec::new();
-        if let Some(record) = Record::from_value(answer["result"].clone()) {
-            changed.push((table.to_string(), record));
-        }
-        for created in answer["created"].as_array().into_iter().flatten() {
-            if let (Some(table), Some(record)) = (
-                created["table"].as_str(),
-                Record::from_value(created["record"].clone()),
-            ) {
-                changed.push((table.to_string(), record));
-            }
-        }
-        for (table, record) in changed {
-            if record.sys_id().is_some_and(|id| !is_marked(&table, id)) {
-                session.db.put_records(&table, &[record]).await?;
-            }
+        for (table, record) in refresh.puts {
+            session.db.put_records(&table, &[record]).await?;
         }
         Ok(())
     }
