@@ -73,6 +73,18 @@ async function signIn(browser) {
   await browser.$('#app:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'the app did not open after signing in' });
 }
 
+// Reloads the page as its user would. Not WebDriver's Refresh: geckodriver's bypasses the
+// service worker, so Firefox would show its network error page where a user's reload opens
+// the app from Cache Storage.
+async function reload(browser) {
+  await browser.execute(() => {
+    window.offgridBeforeReload = true;
+    setTimeout(() => location.reload(), 0);
+  });
+  await browser.waitUntil(() => browser.execute(() => !window.offgridBeforeReload && document.readyState === 'complete').catch(() => false),
+    { timeout: 30000, timeoutMsg: 'the page did not reload' });
+}
+
 const statusLine = (browser) => browser.$('#status-line').getText();
 
 async function waitForStatus(browser, pattern, what) {
@@ -94,11 +106,11 @@ for (const name of engines()) {
       return browser;
     }
     async function close() {
-      await browser?.deleteSession();
+      if (browser) await engine.end(browser);
       browser = null;
     }
 
-    test('the app signs in through the worker, opens with no network and syncs exactly once on the page\'s online message', async () => {
+    test(`${name}: the app signs in through the worker, opens with no network and syncs exactly once on the page's online message`, async () => {
       const b = await open();
       try {
         await signIn(b);
@@ -114,7 +126,7 @@ for (const name of engines()) {
         await goOffline(b);
 
         // The shell comes from Cache Storage: the app opens with no instance to reach.
-        await b.refresh();
+        await reload(b);
         await b.$('#app:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'the app did not open offline' });
         const offline = await local(b, 'GET', ASSIGNED);
         assert.equal(offline.status, 200, JSON.stringify(offline.body));
@@ -154,7 +166,7 @@ for (const name of engines()) {
       }
     });
 
-    test('the page works offline through its own controls and syncs when offline mode is turned off', async () => {
+    test(`${name}: the page works offline through its own controls and syncs when offline mode is turned off`, async () => {
       const b = await open();
       try {
         await signIn(b);
@@ -166,7 +178,7 @@ for (const name of engines()) {
         await waitForStatus(b, /cache: \d+ records/, 'offline mode on');
 
         await goOffline(b);
-        await b.refresh();
+        await reload(b);
         await b.$('#tasks li').waitForExist({ timeout: 30000, timeoutMsg: 'no tasks offline' });
         assert.match(await statusLine(b), /cache: \d+ records/);
 
@@ -189,7 +201,7 @@ for (const name of engines()) {
       }
     });
 
-    test('with no Periodic Background Sync, the page\'s heartbeat runs a scheduled download that is due', async () => {
+    test(`${name}: with no Periodic Background Sync, the page's heartbeat runs a scheduled download that is due`, async () => {
       const b = await open();
       try {
         await signIn(b);

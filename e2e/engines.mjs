@@ -3,8 +3,12 @@
 // WebKitGTK's MiniBrowser (WebKitWebDriver, on a virtual display started here). Playwright can
 // drive only Chromium among these; one WebDriver client lets one test body run in all three.
 //
-// OFFGRID_E2E_ENGINES picks some (comma-separated; default all three).
+// OFFGRID_E2E_ENGINES picks some (comma-separated; default all three). Each driver's output,
+// the browser's with it, goes to target/e2e-<engine>.log.
 import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { remote } from 'webdriverio';
 
 const env = process.env;
@@ -23,8 +27,11 @@ const ENGINES = {
     },
   },
   firefox: {
-    driver: env.GECKODRIVER ?? 'geckodriver',
-    args: (port) => ['--port', String(port)],
+    // The one `cargo install geckodriver` put there, not the npm package of the same name that
+    // webdriverio brings into node_modules/.bin (it downloads a driver on first use).
+    driver: env.GECKODRIVER ?? join(env.CARGO_HOME ?? join(homedir(), '.cargo'), 'bin', 'geckodriver'),
+    // A BiDi port of its own (none is used, classic WebDriver): the default 9222 may be taken.
+    args: (port) => ['--port', String(port), '--websocket-port', '0'],
     capabilities: {
       browserName: 'firefox',
       'moz:firefoxOptions': { binary: env.FIREFOX ?? '/usr/bin/firefox-esr', args: ['-headless'] },
@@ -101,8 +108,8 @@ async function waitForDriver(name, child, port) {
 }
 
 /**
- * Starts an engine's driver (and display), returning `{ session(), close() }`: `session()` opens
- * a fresh browser (a new profile, so no worker or storage carries over) as a WebdriverIO
+ * Starts an engine's driver (and display), returning `{ session(), end(browser), close() }`:
+ * `session()` opens a fresh browser (a new profile, so no worker or storage carries over) as a WebdriverIO
  * browser object.
  */
 export async function launch(name, port) {
@@ -110,14 +117,18 @@ export async function launch(name, port) {
   let display = null;
   if (engine.display) display = await startDisplay();
   const driverEnv = display ? { ...env, DISPLAY: display.display } : env;
-  const driver = start(engine.driver, engine.args(port), { env: driverEnv });
-  const sessions = [];
+  mkdirSync('target', { recursive: true });
+  const log = `target/e2e-${name}.log`;
+  const out = openSync(log, 'w');
+  const driver = start(engine.driver, engine.args(port), { env: driverEnv, stdio: ['ignore', out, out] });
+  closeSync(out);
+  const sessions = new Set();
   try {
     await Promise.race([waitForDriver(name, driver, port), driver.failed]);
   } catch (e) {
     await stop(driver);
     await stop(display?.xvfb);
-    throw e;
+    throw new Error(`${e.message} (its output: ${log})`);
   }
   return {
     async session() {
@@ -125,17 +136,23 @@ export async function launch(name, port) {
         hostname: '127.0.0.1',
         port,
         path: '/',
-        logLevel: 'warn',
+        // WebdriverIO's own retries (a stale element while the page re-renders) are not failures.
+        logLevel: 'error',
         connectionRetryTimeout: 120_000,
         connectionRetryCount: 0,
         // Classic WebDriver: WebKitWebDriver speaks no BiDi, and one protocol keeps one body.
         capabilities: { ...engine.capabilities, 'wdio:enforceWebDriverClassic': true },
       });
-      sessions.push(browser);
+      sessions.add(browser);
       return browser;
+    },
+    /** Closes a browser `session()` opened. */
+    async end(browser) {
+      if (sessions.delete(browser)) await browser.deleteSession();
     },
     async close() {
       for (const browser of sessions) await browser.deleteSession().catch(() => {});
+      sessions.clear();
       await stop(driver);
       await stop(display?.xvfb);
     },
