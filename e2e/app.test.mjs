@@ -3,7 +3,8 @@
 // over WebDriver (see engines.mjs). Proves what wasm-bindgen-test cannot: the shim registers,
 // precaches the shell and the wasm, the app opens with no instance to reach, the page's own
 // controls work offline, and the fallbacks for the triggers only Chromium has (Background Sync,
-// Periodic Background Sync) sync the outbox exactly once and run the scheduled download.
+// Periodic Background Sync): the page's online message and a worker's start sync the outbox
+// exactly once, and the page's heartbeat runs the scheduled download.
 //
 // No network is cut here: WebDriver cannot do it in Firefox or WebKit. The runtime's network is
 // forced down (a test hook of the pkg-test/ build, reached by a message to the worker) and the
@@ -195,6 +196,42 @@ for (const name of engines()) {
         await b.waitUntil(async () => (await b.$$('#outbox li')).length === 0,
           { timeout: 30000, timeoutMsg: 'the outbox did not empty when offline mode was turned off' });
         await waitForStatus(b, /no offline cache/, 'offline mode off');
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
+
+    test(`${name}: a worker starting anew syncs the outbox the last one kept, exactly once`, async () => {
+      const b = await open();
+      try {
+        await signIn(b);
+        const download = await local(b, 'POST', '/offgrid/cache/download');
+        assert.equal(download.status, 200, JSON.stringify(download.body));
+        const task = (await instance.admin(ASSIGNED)).body.result[0];
+        await goOffline(b);
+        const queued = await local(b, 'POST', '/api/offgrid/actions/accept_task',
+          { table: 'wm_task', sys_id: task.sys_id, inputs: { note: 'accepted before the worker went' } });
+        assert.equal(queued.status, 202, JSON.stringify(queued.body));
+
+        // The instance is back, but this worker still sees no network. A new worker (the old
+        // one unregistered, the app registering it again on reload) starts with the browser's
+        // view of the network, and its start is what syncs: no online event, no Background Sync.
+        await instance.start();
+        await b.execute(async () => (await navigator.serviceWorker.getRegistration()).unregister());
+        await reload(b);
+        await b.waitUntil(() => b.execute(() => navigator.serviceWorker.controller !== null),
+          { timeout: 30000, timeoutMsg: 'no new worker controlled the page' });
+        await b.waitUntil(async () => (await instance.admin(`/api/now/table/wm_task/${task.sys_id}`)).body.result.state === 'accepted',
+          { timeout: 30000, timeoutMsg: 'the new worker did not sync the outbox at its start' });
+        const applied = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+        assert.equal(Number(applied.body.result.sys_mod_count), Number(task.sys_mod_count) + 1, 'the change applied exactly once');
+        await b.waitUntil(async () => (await local(b, 'GET', '/offgrid/outbox')).body.entries.length === 0,
+          { timeout: 10000, timeoutMsg: 'the outbox kept the synced entry' });
+        const again = await local(b, 'POST', '/offgrid/sync');
+        assert.equal(again.body.applied, 0);
+        const still = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+        assert.equal(still.body.result.sys_mod_count, applied.body.result.sys_mod_count);
       } finally {
         await close();
         await instance.start();
