@@ -23,6 +23,10 @@ const DRIVER_PORT = Number(process.env.OFFGRID_E2E_DRIVER_PORT ?? Number(ADDR.sp
 const ASSIGNED = '/api/now/table/wm_task?sysparm_query=' +
   encodeURIComponent(`assigned_to=${USER}^state=assigned^ORDERBYnumber`);
 
+// A hung browser or driver (MiniBrowser without a display hangs instead of failing) fails its
+// test instead of stopping the run.
+const LIMIT = { timeout: 180_000 };
+
 const instance = new Instance();
 
 before(() => instance.start());
@@ -98,7 +102,7 @@ for (const name of engines()) {
     let engine;
     let browser;
 
-    before(async () => { engine = await launch(name, DRIVER_PORT); });
+    before(async () => { engine = await launch(name, DRIVER_PORT); }, LIMIT);
     after(() => engine?.close());
 
     // A fresh browser (profile, worker, storage) for each test.
@@ -111,7 +115,7 @@ for (const name of engines()) {
       browser = null;
     }
 
-    test(`${name}: the app signs in through the worker, opens with no network and syncs exactly once on the page's online message`, async () => {
+    test(`${name}: the app signs in through the worker, opens with no network and syncs exactly once on the page's online message`, LIMIT, async () => {
       const b = await open();
       try {
         await signIn(b);
@@ -167,7 +171,7 @@ for (const name of engines()) {
       }
     });
 
-    test(`${name}: the page works offline through its own controls and syncs when offline mode is turned off`, async () => {
+    test(`${name}: the page works offline through its own controls and syncs when offline mode is turned off`, LIMIT, async () => {
       const b = await open();
       try {
         await signIn(b);
@@ -202,7 +206,7 @@ for (const name of engines()) {
       }
     });
 
-    test(`${name}: a worker starting anew syncs the outbox the last one kept, exactly once`, async () => {
+    test(`${name}: a worker starting anew syncs the outbox the last one kept, exactly once`, LIMIT, async () => {
       const b = await open();
       try {
         await signIn(b);
@@ -238,7 +242,7 @@ for (const name of engines()) {
       }
     });
 
-    test(`${name}: with no Periodic Background Sync, the page's heartbeat runs a scheduled download that is due`, async () => {
+    test(`${name}: with no Periodic Background Sync, the page's heartbeat runs a scheduled download that is due`, LIMIT, async () => {
       const b = await open();
       try {
         await signIn(b);

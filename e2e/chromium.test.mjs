@@ -33,7 +33,7 @@ after(async () => {
   await instance?.close();
 });
 
-test('chromium: a worker stopped while the browser is offline starts again from Cache Storage, and Sync All applies the outbox once', { skip }, async () => {
+test('chromium: a worker stopped while the browser is offline starts again from Cache Storage, and Sync All applies the outbox once', { skip, timeout: 180_000 }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') console.error('page:', m.text()); });
