@@ -109,8 +109,8 @@ async function waitForDriver(name, child, port) {
 
 /**
  * Starts an engine's driver (and display), returning `{ session(), end(browser), close() }`:
- * `session()` opens a fresh browser (a new profile, so no worker or storage carries over) as a WebdriverIO
- * browser object.
+ * `session()` opens a fresh browser (a new profile, so no worker or storage carries over) as a
+ * WebdriverIO browser object.
  */
 export async function launch(name, port) {
   const engine = ENGINES[name];
