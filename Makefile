@@ -43,11 +43,15 @@ native-test:
 wasm-test: setup
 	scripts/with-instance.sh wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . $(TEST_HOOKS) $(WASM_TESTS)
 
-## e2e: the app and its service worker in headless Chromium against a real instance
-e2e: setup build
+## e2e: the app and its service worker in Chromium, Firefox and WebKitGTK against a real
+## instance. It needs the test hooks (the runtime's network is forced, since WebDriver cannot
+## cut a browser's), so it builds its own core into pkg-test/; pkg/ stays as shipped. One file
+## at a time: each starts its own instance on the one e2e address.
+e2e: setup
+	wasm-pack build --release --target web --out-dir pkg-test --no-pack . $(TEST_HOOKS)
 	cargo build -q -p offgrid-server
-	node --test --test-reporter=spec e2e/
+	node --test --test-concurrency=1 --test-reporter=spec e2e/
 
 clean:
 	cargo clean
-	rm -rf pkg
+	rm -rf pkg pkg-test

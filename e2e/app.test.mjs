@@ -1,194 +1,281 @@
-// End-to-end: the real app shell and service worker (www/sw.js + the release wasm in pkg/) in
-// headless Chromium against a real instance. Proves what wasm-bindgen-test cannot: the shim
-// registers, precaches the shell and the wasm, the app opens with no network, a worker killed
-// while offline starts again from Cache Storage, and the outbox syncs exactly once.
+// End-to-end, in every engine: the real app shell and service worker (www/sw.js + the core in
+// pkg-test/) in Chromium, Firefox and WebKitGTK against a real instance, one test body driven
+// over WebDriver (see engines.mjs). Proves what wasm-bindgen-test cannot: the shim registers,
+// precaches the shell and the wasm, the app opens with no instance to reach, the page's own
+// controls work offline, and the fallbacks for the triggers only Chromium has (Background Sync,
+// Periodic Background Sync): the page's online message and a worker's start sync the outbox
+// exactly once, and the page's heartbeat runs the scheduled download.
 //
-// The second test drives the page itself: the offline-mode switch, the task list's Accept
-// button, the marked (patterned) task and the outbox list.
+// No network is cut here: WebDriver cannot do it in Firefox or WebKit. The runtime's network is
+// forced down (a test hook of the pkg-test/ build, reached by a message to the worker) and the
+// instance is stopped, so nothing can come from the network. Chromium-only checks (a real
+// offline browser, a worker stopped and restarted) are in chromium.test.mjs.
 //
-// Run with `make e2e` (it builds pkg/ and the instance first).
-import { test, before, after } from 'node:test';
+// Run with `make e2e` (it builds pkg-test/ and the instance first); OFFGRID_E2E_ENGINES picks
+// engines, OFFGRID_E2E_DRIVER_PORT the drivers' port.
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { engines, launch } from './engines.mjs';
+import { BASE, ADDR, Instance } from './instance.mjs';
 
-const ADDR = process.env.OFFGRID_E2E_ADDR ?? '127.0.0.1:18370';
-const BASE = `http://${ADDR}`;
-const SERVER = process.env.OFFGRID_SERVER ?? 'target/debug/offgrid-server';
 const USER = 'beth.anglin';
+const DRIVER_PORT = Number(process.env.OFFGRID_E2E_DRIVER_PORT ?? Number(ADDR.split(':').pop()) + 1);
+const ASSIGNED = '/api/now/table/wm_task?sysparm_query=' +
+  encodeURIComponent(`assigned_to=${USER}^state=assigned^ORDERBYnumber`);
 
-let server;
-let serverExit = null;
-let browser;
-let context;
-let page;
-let profile;
+// A hung browser or driver (MiniBrowser without a display hangs instead of failing) fails its
+// test instead of stopping the run.
+const LIMIT = { timeout: 180_000 };
 
-const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
+const instance = new Instance();
 
-async function instance(path, init = {}) {
-  const response = await fetch(BASE + path, {
-    ...init,
-    headers: { authorization: basic('admin'), 'content-type': 'application/json', ...(init.headers ?? {}) },
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-async function waitForInstance() {
-  for (let i = 0; i < 150; i++) {
-    // Another program on the port would answer in its place: only our own instance counts.
-    if (serverExit !== null) throw new Error(`the instance exited (${serverExit}) before answering`);
-    try {
-      const r = await fetch(`${BASE}/api/now/table/sys_user?sysparm_limit=1`, { headers: { authorization: basic('admin') } });
-      if (r.ok) return;
-    } catch { /* not listening yet */ }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the instance did not answer on ${BASE}`);
-}
+before(() => instance.start());
+after(() => instance.close());
 
 // fetch() from inside the page, so it goes through the service worker.
-function local(method, path, body) {
-  return page.evaluate(async ({ method, path, body }) => {
+function local(browser, method, path, body) {
+  return browser.execute(async (method, path, body) => {
     const init = { method, headers: { 'content-type': 'application/json' } };
-    if (body !== undefined) init.body = JSON.stringify(body);
+    if (body !== null) init.body = JSON.stringify(body);
     const response = await fetch(path, init);
     const text = await response.text();
     return { status: response.status, source: response.headers.get('x-offgrid-source'), body: text ? JSON.parse(text) : null };
-  }, { method, path, body });
+  }, method, path, body ?? null);
 }
 
-before(async () => {
-  server = spawn(SERVER, ['--listen', ADDR, '--db', ':memory:', '--demo', '--records', '200'], { stdio: 'inherit' });
-  server.on('exit', (code, signal) => { serverExit = signal ?? code; });
-  await waitForInstance();
-  profile = mkdtempSync(join(tmpdir(), 'offgrid-e2e-'));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+// Posts a message to the page's worker and waits until the worker has handled it (see the
+// message handler in www/sw.js).
+async function tell(browser, message) {
+  const answer = await browser.execute(async (message) => {
+    const channel = new MessageChannel();
+    const answered = new Promise((resolve) => { channel.port1.onmessage = ({ data }) => resolve(data); });
+    navigator.serviceWorker.controller.postMessage(message, [channel.port2]);
+    return answered;
+  }, message);
+  assert.ok(answer.ok, `the worker refused ${JSON.stringify(message)}: ${answer.error}`);
+}
+
+// No network for the runtime, and no instance to reach for anything else.
+async function goOffline(browser) {
+  await tell(browser, { type: 'network-override', up: false });
+  await instance.stop();
+}
+
+// The instance is back and the runtime asks the browser again (`navigator.onLine`).
+async function goOnline(browser) {
+  await instance.start();
+  await tell(browser, { type: 'network-override', up: null });
+}
+
+async function signIn(browser) {
+  await browser.url(BASE + '/');
+  await browser.waitUntil(() => browser.execute(() => navigator.serviceWorker.controller !== null),
+    { timeout: 30000, timeoutMsg: 'the service worker never controlled the page' });
+  await browser.$('#login:not([hidden])').waitForExist({ timeout: 30000 });
+  await browser.$('input[name=user_name]').setValue(USER);
+  await browser.$('input[name=password]').setValue(USER);
+  await browser.$('#login-form button').click();
+  await browser.$('#app:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'the app did not open after signing in' });
+}
+
+// Reloads the page as its user would. Not WebDriver's Refresh: geckodriver's bypasses the
+// service worker, so Firefox would show its network error page where a user's reload opens
+// the app from Cache Storage.
+async function reload(browser) {
+  await browser.execute(() => {
+    window.offgridBeforeReload = true;
+    setTimeout(() => location.reload(), 0);
   });
-  context = await browser.newContext();
-  page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') console.error('page:', m.text()); });
-});
+  await browser.waitUntil(() => browser.execute(() => !window.offgridBeforeReload && document.readyState === 'complete').catch(() => false),
+    { timeout: 30000, timeoutMsg: 'the page did not reload' });
+}
 
-after(async () => {
-  await browser?.close();
-  server?.kill();
-  if (profile) rmSync(profile, { recursive: true, force: true });
-});
+const statusLine = (browser) => browser.$('#status-line').getText();
 
-test('the app signs in through the worker, works offline and syncs exactly once', async () => {
-  await page.goto(BASE + '/');
-  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30000 });
+async function waitForStatus(browser, pattern, what) {
+  await browser.waitUntil(async () => pattern.test(await statusLine(browser)),
+    { timeout: 30000, timeoutMsg: `${what}: the status line still says "${await statusLine(browser).catch(() => '?')}"` });
+}
 
-  await page.fill('input[name=user_name]', USER);
-  await page.fill('input[name=password]', USER);
-  await page.click('#login-form button');
-  await page.waitForSelector('#app:not([hidden])', { timeout: 30000 });
+for (const name of engines()) {
+  describe(name, () => {
+    let engine;
+    let browser;
 
-  // Download the cache, then cut the network.
-  const download = await local('POST', '/offgrid/cache/download');
-  assert.equal(download.status, 200, JSON.stringify(download.body));
-  const status = await local('GET', '/offgrid/status');
-  assert.equal(status.body.cache.present, true);
-  assert.ok(status.body.cache.records > 0, 'the cache holds records');
+    before(async () => { engine = await launch(name, DRIVER_PORT); }, LIMIT);
+    after(() => engine?.close());
 
-  const query = '/api/now/table/wm_task?sysparm_query=' +
-    encodeURIComponent(`assigned_to=${USER}^state=assigned^ORDERBYnumber`);
-  const online = await instance(query);
-  assert.ok(online.body.result.length > 0, 'the demo data has assigned tasks for the user');
+    // A fresh browser (profile, worker, storage) for each test.
+    async function open() {
+      browser = await engine.session();
+      return browser;
+    }
+    async function close() {
+      if (browser) await engine.end(browser);
+      browser = null;
+    }
 
-  await context.setOffline(true);
+    test(`${name}: the app signs in through the worker, opens with no network and syncs exactly once on the page's online message`, LIMIT, async () => {
+      const b = await open();
+      try {
+        await signIn(b);
+        const download = await local(b, 'POST', '/offgrid/cache/download');
+        assert.equal(download.status, 200, JSON.stringify(download.body));
+        const status = await local(b, 'GET', '/offgrid/status');
+        assert.equal(status.body.cache.present, true);
+        assert.ok(status.body.cache.records > 0, 'the cache holds records');
 
-  // The shell comes from Cache Storage: the app opens with no network.
-  await page.reload();
-  await page.waitForSelector('#app:not([hidden])', { timeout: 30000 });
-  const offline = await local('GET', query);
-  assert.equal(offline.status, 200);
-  assert.equal(offline.source, 'cache');
-  assert.deepEqual(offline.body.result.map((r) => r.sys_id), online.body.result.map((r) => r.sys_id),
-    'the cache answers the query as the instance did');
+        const online = await instance.admin(ASSIGNED);
+        assert.ok(online.body.result.length > 0, 'the demo data has assigned tasks for the user');
 
-  // Queue an action offline.
-  const task = online.body.result[0];
-  const queued = await local('POST', '/api/offgrid/actions/accept_task',
-    { table: 'wm_task', sys_id: task.sys_id, inputs: { note: 'accepted in the basement' } });
-  assert.equal(queued.status, 202, JSON.stringify(queued.body));
-  assert.ok(queued.body.outbox_id);
-  assert.equal(queued.body.result.state, 'accepted');
+        await goOffline(b);
 
-  // Kill the worker while offline: the next request starts it again from Cache Storage,
-  // and the outbox is still there.
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('ServiceWorker.enable');
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  const outbox = await local('GET', '/offgrid/outbox');
-  assert.equal(outbox.status, 200);
-  assert.deepEqual(outbox.body.entries.map((e) => [e.id, e.state]), [[queued.body.outbox_id, 'pending']]);
+        // The shell comes from Cache Storage: the app opens with no instance to reach.
+        await reload(b);
+        await b.$('#app:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'the app did not open offline' });
+        const offline = await local(b, 'GET', ASSIGNED);
+        assert.equal(offline.status, 200, JSON.stringify(offline.body));
+        assert.equal(offline.source, 'cache');
+        assert.deepEqual(offline.body.result.map((r) => r.sys_id), online.body.result.map((r) => r.sys_id),
+          'the cache answers the query as the instance did');
 
-  // Back online: Sync All applies the entry once.
-  await context.setOffline(false);
-  const synced = await local('POST', '/offgrid/sync');
-  assert.equal(synced.status, 200, JSON.stringify(synced.body));
-  assert.equal(synced.body.applied, 1);
-  assert.equal(synced.body.remaining, 0);
+        // Queue an action offline.
+        const task = online.body.result[0];
+        const queued = await local(b, 'POST', '/api/offgrid/actions/accept_task',
+          { table: 'wm_task', sys_id: task.sys_id, inputs: { note: 'accepted in the basement' } });
+        assert.equal(queued.status, 202, JSON.stringify(queued.body));
+        assert.ok(queued.body.outbox_id);
+        assert.equal(queued.body.result.state, 'accepted');
+        const outbox = await local(b, 'GET', '/offgrid/outbox');
+        assert.deepEqual(outbox.body.entries.map((e) => [e.id, e.state]), [[queued.body.outbox_id, 'pending']]);
 
-  const after = await instance(`/api/now/table/wm_task/${task.sys_id}`);
-  assert.equal(after.body.result.state, 'accepted');
-  assert.equal(Number(after.body.result.sys_mod_count), Number(task.sys_mod_count) + 1,
-    'the change applied exactly once');
+        // Network back, and no Background Sync: the page's `online` message syncs the outbox.
+        await goOnline(b);
+        await tell(b, { type: 'online' });
+        const after = await local(b, 'GET', '/offgrid/outbox');
+        assert.deepEqual(after.body.entries, [], 'the outbox is empty after the online message');
+        const applied = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+        assert.equal(applied.body.result.state, 'accepted');
+        assert.equal(Number(applied.body.result.sys_mod_count), Number(task.sys_mod_count) + 1,
+          'the change applied exactly once');
 
-  // A second Sync All has nothing left to send.
-  const again = await local('POST', '/offgrid/sync');
-  assert.equal(again.body.applied, 0);
-  const still = await instance(`/api/now/table/wm_task/${task.sys_id}`);
-  assert.equal(still.body.result.sys_mod_count, after.body.result.sys_mod_count);
-});
+        // Sync All then has nothing left to send.
+        const again = await local(b, 'POST', '/offgrid/sync');
+        assert.equal(again.status, 200, JSON.stringify(again.body));
+        assert.equal(again.body.applied, 0);
+        const still = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+        assert.equal(still.body.result.sys_mod_count, applied.body.result.sys_mod_count);
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
 
-test('the page works offline through its own controls and syncs when offline mode is turned off', async () => {
-  const ui = await browser.newContext();
-  const p = await ui.newPage();
-  const statusLine = () => p.textContent('#status-line');
-  try {
-    await p.goto(BASE + '/');
-    await p.waitForSelector('#login:not([hidden])', { timeout: 30000 });
-    await p.fill('input[name=user_name]', USER);
-    await p.fill('input[name=password]', USER);
-    await p.click('#login-form button');
-    await p.waitForSelector('#tasks li', { timeout: 30000 });
-    assert.match(await statusLine(), /no offline cache/);
+    test(`${name}: the page works offline through its own controls and syncs when offline mode is turned off`, LIMIT, async () => {
+      const b = await open();
+      try {
+        await signIn(b);
+        await b.$('#tasks li').waitForExist({ timeout: 30000 });
+        assert.match(await statusLine(b), /no offline cache/);
 
-    // Turning offline mode on downloads the cache first.
-    await p.check('#offline-switch');
-    await p.waitForFunction(() => /cache: \d+ records/.test(document.querySelector('#status-line').textContent), null, { timeout: 30000 });
+        // Turning offline mode on downloads the cache first.
+        await b.$('#offline-switch').click();
+        await waitForStatus(b, /cache: \d+ records/, 'offline mode on');
 
-    // No network, worker stopped: the reload is answered from Cache Storage and IndexedDB.
-    await ui.setOffline(true);
-    const cdp = await ui.newCDPSession(p);
-    await cdp.send('ServiceWorker.enable');
-    await cdp.send('ServiceWorker.stopAllWorkers');
-    await p.reload();
-    await p.waitForSelector('#tasks li', { timeout: 30000 });
-    assert.match(await statusLine(), /cache: \d+ records/);
+        await goOffline(b);
+        await reload(b);
+        await b.$('#tasks li').waitForExist({ timeout: 30000, timeoutMsg: 'no tasks offline' });
+        assert.match(await statusLine(b), /cache: \d+ records/);
 
-    // Accept a task offline: it waits in the outbox and the task is marked.
-    await p.locator('#tasks li button', { hasText: 'Accept' }).first().click();
-    await p.waitForSelector('#outbox li', { timeout: 10000 });
-    assert.match(await p.textContent('#outbox'), /accept_task · pending/);
-    await p.waitForSelector('#tasks li.marked', { timeout: 10000 });
-    assert.equal(await p.locator('#tasks li.marked').count(), 1);
+        // Accept a task offline: it waits in the outbox and the task is marked.
+        await b.$('#tasks').$('button=Accept').click();
+        await b.$('#outbox li').waitForExist({ timeout: 10000 });
+        assert.match(await b.$('#outbox').getText(), /accept_task · pending/);
+        await b.$('#tasks li.marked').waitForExist({ timeout: 10000 });
+        assert.equal((await b.$$('#tasks li.marked')).length, 1);
 
-    // Online again, offline mode off: the outbox syncs and the cache is cleared (policy default).
-    await ui.setOffline(false);
-    await p.uncheck('#offline-switch');
-    await p.waitForFunction(() => document.querySelectorAll('#outbox li').length === 0, null, { timeout: 30000 });
-    await p.waitForFunction(() => /no offline cache/.test(document.querySelector('#status-line').textContent), null, { timeout: 30000 });
-  } finally {
-    await ui.close();
-  }
-});
+        // Online again, offline mode off: the outbox syncs and the cache is cleared (policy default).
+        await goOnline(b);
+        await b.$('#offline-switch').click();
+        await b.waitUntil(async () => (await b.$$('#outbox li')).length === 0,
+          { timeout: 30000, timeoutMsg: 'the outbox did not empty when offline mode was turned off' });
+        await waitForStatus(b, /no offline cache/, 'offline mode off');
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
+
+    test(`${name}: a worker starting anew syncs the outbox the last one kept, exactly once`, LIMIT, async () => {
+      const b = await open();
+      try {
+        await signIn(b);
+        const download = await local(b, 'POST', '/offgrid/cache/download');
+        assert.equal(download.status, 200, JSON.stringify(download.body));
+        const task = (await instance.admin(ASSIGNED)).body.result[0];
+        await goOffline(b);
+        const queued = await local(b, 'POST', '/api/offgrid/actions/accept_task',
+          { table: 'wm_task', sys_id: task.sys_id, inputs: { note: 'accepted before the worker went' } });
+        assert.equal(queued.status, 202, JSON.stringify(queued.body));
+
+        // The instance is back, but this worker still sees no network. A new worker (the old
+        // one unregistered, the app registering it again on reload) starts with the browser's
+        // view of the network, and its start is what syncs: no online event, no Background Sync.
+        await instance.start();
+        await b.execute(async () => (await navigator.serviceWorker.getRegistration()).unregister());
+        await reload(b);
+        await b.waitUntil(() => b.execute(() => navigator.serviceWorker.controller !== null),
+          { timeout: 30000, timeoutMsg: 'no new worker controlled the page' });
+        await b.waitUntil(async () => (await instance.admin(`/api/now/table/wm_task/${task.sys_id}`)).body.result.state === 'accepted',
+          { timeout: 30000, timeoutMsg: 'the new worker did not sync the outbox at its start' });
+        const applied = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+        assert.equal(Number(applied.body.result.sys_mod_count), Number(task.sys_mod_count) + 1, 'the change applied exactly once');
+        await b.waitUntil(async () => (await local(b, 'GET', '/offgrid/outbox')).body.entries.length === 0,
+          { timeout: 10000, timeoutMsg: 'the outbox kept the synced entry' });
+        const again = await local(b, 'POST', '/offgrid/sync');
+        assert.equal(again.body.applied, 0);
+        const still = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+        assert.equal(still.body.result.sys_mod_count, applied.body.result.sys_mod_count);
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
+
+    test(`${name}: with no Periodic Background Sync, the page's heartbeat runs a scheduled download that is due`, LIMIT, async () => {
+      const b = await open();
+      try {
+        await signIn(b);
+        const download = await local(b, 'POST', '/offgrid/cache/download');
+        assert.equal(download.status, 200, JSON.stringify(download.body));
+
+        // A change on the instance after the download: only a new download brings it.
+        const task = (await instance.admin(ASSIGNED)).body.result[0];
+        const description = `changed on the instance for ${name}`;
+        const changed = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`,
+          { method: 'PATCH', body: JSON.stringify({ short_description: description }) });
+        assert.equal(changed.status, 200, JSON.stringify(changed.body));
+
+        // A daily slot two minutes from now, and a clock five minutes on: the slot has passed.
+        const now = Date.now();
+        const slot = new Date(now + 2 * 60_000);
+        const time = `${String(slot.getUTCHours()).padStart(2, '0')}:${String(slot.getUTCMinutes()).padStart(2, '0')}`;
+        const schedule = { enabled: true, days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], time, wifi_only: false, utc_offset_minutes: 0 };
+        const set = await local(b, 'PUT', '/offgrid/settings', { schedule });
+        assert.equal(set.status, 200, JSON.stringify(set.body));
+        await tell(b, { type: 'clock-override', unix_seconds: Math.floor((now + 5 * 60_000) / 1000) });
+
+        await tell(b, { type: 'heartbeat' });
+
+        await goOffline(b);
+        const cached = await local(b, 'GET', `/api/now/table/wm_task/${task.sys_id}`);
+        assert.equal(cached.status, 200, JSON.stringify(cached.body));
+        assert.equal(cached.source, 'cache');
+        assert.equal(cached.body.result.short_description, description, 'the heartbeat downloaded the change');
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
+  });
+}

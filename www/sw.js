@@ -5,6 +5,8 @@
 // precached on install and initialised from Cache Storage, because the worker's own fetch()
 // never passes through its own fetch handler: offline, a plain init() would fail.
 import init, { start, handle_fetch, on_sync, on_periodic_sync, on_message } from '/pkg/offgrid.js';
+// The test hooks, present only in a core built with `--features test-hooks` (`make e2e`).
+import * as core from '/pkg/offgrid.js';
 
 const SHELL_CACHE = 'offgrid-shell-v1';
 const WASM = '/pkg/offgrid_bg.wasm';
@@ -85,6 +87,25 @@ self.addEventListener('periodicsync', (event) => {
   event.waitUntil(ready.then(() => on_periodic_sync(event.tag)));
 });
 
+// WebDriver cannot cut Firefox's or WebKit's network, nor fix a browser's clock: the e2e tests
+// force the runtime's through these messages. The shipped core has no hooks: the messages
+// are refused there.
+function hook(name) {
+  if (typeof core[name] !== 'function') {
+    throw new Error(`this core has no test hooks (${name}): build it with --features test-hooks`);
+  }
+  return core[name];
+}
+const HOOKS = {
+  'network-override': (data) => hook('set_network_override')(data.up ?? undefined),
+  'clock-override': (data) => hook('set_clock_override')(data.unix_seconds ?? undefined),
+};
+
 self.addEventListener('message', (event) => {
-  event.waitUntil(ready.then(() => on_message(event.data)));
+  const test = HOOKS[event.data?.type];
+  const done = ready.then(() => (test ? test(event.data) : on_message(event.data)));
+  event.waitUntil(done);
+  // A sender that passed a port learns when the message has been handled (or why not).
+  const [port] = event.ports;
+  if (port) done.then(() => port.postMessage({ ok: true }), (e) => port.postMessage({ ok: false, error: String(e) }));
 });

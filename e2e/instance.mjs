@@ -1,0 +1,67 @@
+// A real instance for the end-to-end tests, with demo data in a database file of its own, so
+// it can be stopped (a real outage: the browser's requests are refused) and started again with
+// everything it had.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ADDR = process.env.OFFGRID_E2E_ADDR ?? '127.0.0.1:18370';
+export const BASE = `http://${ADDR}`;
+// The core with the test hooks (`make e2e` builds it there); the shipped pkg/ has none.
+const PKG = process.env.OFFGRID_E2E_PKG ?? 'pkg-test';
+const SERVER = process.env.OFFGRID_SERVER ?? 'target/debug/offgrid-server';
+
+const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
+
+export class Instance {
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'offgrid-e2e-'));
+    this.child = null;
+  }
+
+  /** Starts the instance, unless it is running. */
+  async start() {
+    if (this.child) return;
+    const child = spawn(SERVER, ['--listen', ADDR, '--db', join(this.dir, 'offgrid.db'), '--pkg', PKG,
+      '--demo', '--records', '200'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+    child.on('error', () => {});
+    this.child = child;
+    for (let i = 0; i < 150; i++) {
+      // Another program on the port would answer in its place: only our own instance counts.
+      if (child.exitCode !== null || child.signalCode !== null) {
+        this.child = null;
+        throw new Error(`the instance (${SERVER}) exited (${child.exitCode ?? child.signalCode}) before answering on ${BASE}`);
+      }
+      try {
+        const r = await fetch(`${BASE}/api/now/table/sys_user?sysparm_limit=1`, { headers: { authorization: basic('admin') } });
+        if (r.ok) return;
+      } catch { /* not listening yet */ }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the instance did not answer on ${BASE}`);
+  }
+
+  async stop() {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill();
+    await child.exited;
+  }
+
+  async close() {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** A request to the instance itself, as the admin (not through any browser). */
+  async admin(path, init = {}) {
+    const response = await fetch(BASE + path, {
+      ...init,
+      headers: { authorization: basic('admin'), 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
+    return { status: response.status, body: await response.json() };
+  }
+}
