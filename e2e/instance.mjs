@@ -15,15 +15,17 @@ const SERVER = process.env.OFFGRID_SERVER ?? 'target/debug/offgrid-server';
 const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
 
 export class Instance {
-  constructor() {
+  /** `pkg`: the built core it serves at /pkg/ (default: the one with the test hooks). */
+  constructor({ pkg = PKG } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'offgrid-e2e-'));
+    this.pkg = pkg;
     this.child = null;
   }
 
   /** Starts the instance, unless it is running. */
   async start() {
     if (this.child) return;
-    const child = spawn(SERVER, ['--listen', ADDR, '--db', join(this.dir, 'offgrid.db'), '--pkg', PKG,
+    const child = spawn(SERVER, ['--listen', ADDR, '--db', join(this.dir, 'offgrid.db'), '--pkg', this.pkg,
       '--demo', '--records', '200'], { stdio: ['ignore', 'ignore', 'inherit'] });
     child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
     child.on('error', () => {});
