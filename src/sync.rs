@@ -540,7 +540,14 @@ mod tests {
             for e in &request.entries {
                 let before = self.books.clone();
                 let applied = lanes
-                    .apply(e, &self.actions, &mut self.books, &mut NoHooks, &user)
+                    .apply(
+                        e,
+                        &self.actions,
+                        &mut self.books,
+                        &mut NoHooks,
+                        &user,
+                        &["technician"],
+                    )
                     .unwrap();
                 if applied.commit {
                     *self.applications.entry(e.id.clone()).or_default() += 1;

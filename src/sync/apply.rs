@@ -1,8 +1,8 @@
 //! The instance's rule for one outbox entry of `POST /api/offgrid/sync` (SPEC 5, 7.1), in the
 //! core so the instance and the core's own sync tests run the same decision.
 //!
-//! For each entry, in order: a repeated id gets its first answer; an unknown action or one of
-//! another table is rejected; an entry behind a failed entry of the same record in the batch
+//! For each entry, in order: a repeated id gets its first answer; an unknown action, one of
+//! another table or one the user's roles may not run is rejected; an entry behind a failed entry of the same record in the batch
 //! is blocked; a deleted record is a conflict; otherwise the action's online steps run on the
 //! current record, and a written field that moved to a third value since the device's base is
 //! a conflict. Only an applied entry changes anything, and its answer is remembered with the
@@ -57,19 +57,20 @@ impl Lanes {
         Self::default()
     }
 
-    /// Applies `entry` as `user` with the definitions of `set`, its online steps calling
-    /// `hooks`. An `Err` is a storage failure: nothing is answered for the entry.
-    pub fn apply<S: Ledger>(
+    /// Applies `entry` as `user`, who has `roles`, with the definitions of `set`, its online
+    /// steps calling `hooks`. An `Err` is a storage failure: nothing is answered for the entry.
+    pub fn apply<S: Ledger, R: AsRef<str>>(
         &mut self,
         entry: &SyncEntry,
         set: &ActionSet,
         store: &mut S,
         hooks: &mut dyn Hooks,
         user: &QueryContext,
+        roles: &[R],
     ) -> Result<Applied, StoreError> {
         let key = (entry.table.clone(), entry.sys_id.clone());
         let blocked = self.failed.contains(&key);
-        let applied = decide(entry, set, store, hooks, user, blocked)?;
+        let applied = decide(entry, set, store, hooks, user, roles, blocked)?;
         if applied.result.status != SyncStatus::Applied {
             self.failed.insert(key);
         }
@@ -77,12 +78,13 @@ impl Lanes {
     }
 }
 
-fn decide<S: Ledger>(
+fn decide<S: Ledger, R: AsRef<str>>(
     entry: &SyncEntry,
     set: &ActionSet,
     store: &mut S,
     hooks: &mut dyn Hooks,
     user: &QueryContext,
+    roles: &[R],
     blocked: bool,
 ) -> Result<Applied, StoreError> {
     if let Some(first) = store.answered(&entry.id)? {
@@ -107,6 +109,15 @@ fn decide<S: Ledger>(
             entry,
             SyncStatus::Rejected,
             "bad_request",
+            message,
+            None,
+        )));
+    }
+    if let Some(message) = def.refusal(&user.user_name, roles) {
+        return Ok(kept(failure(
+            entry,
+            SyncStatus::Rejected,
+            "forbidden",
             message,
             None,
         )));
@@ -307,6 +318,8 @@ mod tests {
              "steps": [{"mode": "both", "op": "update", "set": {"state": "${input.state}"}}]},
             {"name": "accept", "table": TABLE, "offline": true, "condition": "state=assigned",
              "steps": [{"mode": "both", "op": "update", "set": {"state": "accepted"}}]},
+            {"name": "drop", "table": TABLE, "offline": true, "roles": ["dispatcher"],
+             "steps": [{"mode": "both", "op": "delete"}]},
             {"name": "close", "table": TABLE, "offline": true,
              "steps": [
                 {"mode": "both", "op": "validate", "condition": "state=work_in_progress",
@@ -369,7 +382,14 @@ mod tests {
     fn apply(books: &mut Books, lanes: &mut Lanes, entry: &SyncEntry) -> Applied {
         let before = books.clone();
         let applied = lanes
-            .apply(entry, &actions(), books, &mut NoHooks, &beth())
+            .apply(
+                entry,
+                &actions(),
+                books,
+                &mut NoHooks,
+                &beth(),
+                &["technician"],
+            )
             .unwrap();
         if !applied.commit {
             *books = before;
@@ -423,6 +443,30 @@ mod tests {
         assert!(!again.commit);
         assert_eq!(again.result, first.result);
         assert_eq!(books.records.tables, after_first);
+    }
+
+    #[test]
+    fn an_action_the_user_s_roles_may_not_run_is_rejected_forbidden_and_changes_nothing() {
+        let mut books = books(&[task("t1", json!({}))]);
+        let e = entry("e1", "drop", "t1", json!({}), json!({}));
+        let applied = apply(&mut books, &mut Lanes::new(), &e);
+        assert!(!applied.commit);
+        assert_eq!(applied.result.status, SyncStatus::Rejected);
+        assert_eq!(error(&applied).code, "forbidden");
+        assert!(error(&applied).message.contains("dispatcher"));
+        assert_eq!(current(&books, "t1"), task("t1", json!({})));
+        let mut store = books.clone();
+        let as_dispatcher = Lanes::new()
+            .apply(
+                &e,
+                &actions(),
+                &mut store,
+                &mut NoHooks,
+                &beth(),
+                &["dispatcher"],
+            )
+            .unwrap();
+        assert_eq!(as_dispatcher.result.status, SyncStatus::Applied);
     }
 
     #[test]
@@ -673,12 +717,13 @@ mod tests {
         };
         let set = actions();
         let refused = Lanes::new()
-            .apply(&e, &set, &mut store, &mut NoHooks, &beth())
+            .apply(&e, &set, &mut store, &mut NoHooks, &beth(), &["technician"])
             .unwrap();
         assert_eq!(refused.result.status, SyncStatus::Rejected);
         assert_eq!(error(&refused).code, "invalid_attachment");
         assert!(error(&refused).message.contains("do not match"));
-        let failed = Lanes::new().apply(&e, &set, &mut store, &mut NoHooks, &beth());
+        let failed =
+            Lanes::new().apply(&e, &set, &mut store, &mut NoHooks, &beth(), &["technician"]);
         assert_eq!(failed, Err(StoreError("disk full".to_string())));
     }
 }

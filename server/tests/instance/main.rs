@@ -8,5 +8,6 @@ mod attachments;
 mod auth;
 mod bad_input;
 mod cache;
+mod roles;
 mod sync;
 mod table;

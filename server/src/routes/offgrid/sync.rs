@@ -36,7 +36,14 @@ pub async fn sync(
                 let result = s.write_if(|tx| {
                     let mut store = TxStore::new(tx, max);
                     let applied = lanes
-                        .apply(entry, &set, &mut store, &mut InstanceHooks, &ctx)
+                        .apply(
+                            entry,
+                            &set,
+                            &mut store,
+                            &mut InstanceHooks,
+                            &ctx,
+                            &user.roles,
+                        )
                         .map_err(|e| ApiError::internal(e.to_string()))?;
                     Ok::<_, ApiError>((applied.result, applied.commit))
                 })?;
