@@ -1,8 +1,9 @@
 //! The instance's rule for one outbox entry of `POST /api/offgrid/sync` (SPEC 5, 7.1), in the
 //! core so the instance and the core's own sync tests run the same decision.
 //!
-//! For each entry, in order: a repeated id gets its first answer; an unknown action, one of
-//! another table or one the user's roles may not run is rejected; an entry behind a failed entry of the same record in the batch
+//! For each entry, in order: a repeated id gets its first answer; what could never have been
+//! queued is rejected (an unknown action, one of another table, one that may not run offline,
+//! one the user's roles may not run); an entry behind a failed entry of the same record in the batch
 //! is blocked; a deleted record is a conflict; otherwise the action's online steps run on the
 //! current record, and a written field that moved to a third value since the device's base is
 //! a conflict. Only an applied entry changes anything, and its answer is remembered with the
@@ -109,6 +110,19 @@ fn decide<S: Ledger, R: AsRef<str>>(
             entry,
             SyncStatus::Rejected,
             "bad_request",
+            message,
+            None,
+        )));
+    }
+    if !def.offline {
+        let e = ActionError::UnavailableOffline {
+            action: def.name.clone(),
+        };
+        let message = format!("{e}: it runs only live on the instance, never from the outbox");
+        return Ok(kept(failure(
+            entry,
+            SyncStatus::Rejected,
+            e.code(),
             message,
             None,
         )));
@@ -320,6 +334,8 @@ mod tests {
              "steps": [{"mode": "both", "op": "update", "set": {"state": "accepted"}}]},
             {"name": "drop", "table": TABLE, "offline": true, "roles": ["dispatcher"],
              "steps": [{"mode": "both", "op": "delete"}]},
+            {"name": "escalate", "table": TABLE, "offline": false,
+             "steps": [{"mode": "online", "op": "update", "set": {"priority": "1"}}]},
             {"name": "close", "table": TABLE, "offline": true,
              "steps": [
                 {"mode": "both", "op": "validate", "condition": "state=work_in_progress",
@@ -467,6 +483,17 @@ mod tests {
             )
             .unwrap();
         assert_eq!(as_dispatcher.result.status, SyncStatus::Applied);
+    }
+
+    #[test]
+    fn an_action_that_may_not_run_offline_is_rejected_unavailable_offline() {
+        let mut books = books(&[task("t1", json!({}))]);
+        let e = entry("e1", "escalate", "t1", json!({}), json!({}));
+        let applied = apply(&mut books, &mut Lanes::new(), &e);
+        assert!(!applied.commit);
+        assert_eq!(applied.result.status, SyncStatus::Rejected);
+        assert_eq!(error(&applied).code, "unavailable_offline");
+        assert_eq!(current(&books, "t1"), task("t1", json!({})));
     }
 
     #[test]

@@ -320,7 +320,8 @@ async fn the_worker_answers_alike_online_and_offline() {
             json!({"assigned_to": "abel.tuter"}),
         )
         .differs(
-            "reassign is online only: offline refuses it (409 unavailable_offline), online runs it",
+            "reassign is online only and the dispatcher's: offline refuses it (409 \
+             unavailable_offline), the instance refuses beth (403 forbidden)",
         ),
         // Actions that succeed: queued offline first (the instance does not change), then
         // live on the same record.

@@ -124,3 +124,43 @@ async fn the_configuration_names_the_roles_of_the_dispatcher_s_actions() {
         "absent: every signed-in user"
     );
 }
+
+#[tokio::test]
+async fn an_online_only_action_in_a_sync_batch_is_rejected_unavailable_offline() {
+    let instance = Instance::start().await;
+    let admin = instance.login("admin").await;
+    let fred = instance.login("fred.luddy").await;
+    let t = task(&admin, "assigned", "abel.tuter").await;
+    let id = text(&t, "sys_id");
+    let reassign = entry(
+        "reassign",
+        &t,
+        &["assigned_to", "state"],
+        json!({"assigned_to": "beth.anglin"}),
+    );
+    let results = sync(&fred, &[reassign]).await;
+    assert_eq!(results[0]["status"], "rejected", "{}", results[0]);
+    assert_eq!(results[0]["error"]["code"], "unavailable_offline");
+    assert_eq!(admin.record("wm_task", id).await, t, "nothing was written");
+    // A technician's queued online-only action is refused the same way, whoever she is.
+    let beth = instance.login("beth.anglin").await;
+    let mine = task(&admin, "assigned", "beth.anglin").await;
+    let results = sync(
+        &beth,
+        &[entry(
+            "reassign",
+            &mine,
+            &[],
+            json!({"assigned_to": "abel.tuter"}),
+        )],
+    )
+    .await;
+    assert_eq!(results[0]["error"]["code"], "unavailable_offline");
+    assert_eq!(
+        text(
+            &admin.record("wm_task", text(&mine, "sys_id")).await,
+            "assigned_to"
+        ),
+        "beth.anglin"
+    );
+}
