@@ -119,9 +119,9 @@ pub trait Tx {
     /// An attachment's bytes.
     fn bytes(&self, sys_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
 
-    /// The stored answer to an applied outbox entry.
-    fn sync_result(&self, entry_id: &str) -> Result<Option<Value>, StorageError>;
-    /// Remembers the answer to an applied outbox entry.
+    /// The stored answer to an outbox entry `user` applied.
+    fn sync_result(&self, user: &str, entry_id: &str) -> Result<Option<Value>, StorageError>;
+    /// Remembers the answer to an applied outbox entry of `user`.
     fn put_sync_result(
         &mut self,
         entry_id: &str,
@@ -241,8 +241,8 @@ impl Store for TxStore<'_> {
 /// The sync rule's idempotency record lives in the same transaction as the records, so an
 /// entry's change and its remembered answer commit together.
 impl Ledger for TxStore<'_> {
-    fn answered(&self, id: &str) -> Result<Option<SyncResult>, StoreError> {
-        let Some(stored) = self.tx.sync_result(id).map_err(store_err)? else {
+    fn answered(&self, id: &str, user: &str) -> Result<Option<SyncResult>, StoreError> {
+        let Some(stored) = self.tx.sync_result(user, id).map_err(store_err)? else {
             return Ok(None);
         };
         serde_json::from_value(stored).map(Some).map_err(|e| {

@@ -179,6 +179,7 @@ impl ApiError {
         let message = e.to_string();
         match e {
             ActionError::NotFound { .. } => Self::new(404u16, e.code(), message),
+            ActionError::Exists { .. } => Self::conflict(message),
             ActionError::NotApplicable { .. } => {
                 Self::new(409u16, e.code(), message).with_detail(json!({ "record": current }))
             }

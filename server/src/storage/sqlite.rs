@@ -31,11 +31,12 @@ CREATE TABLE IF NOT EXISTS counter (
 );
 INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS attachment_data (sys_id TEXT PRIMARY KEY, bytes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS sync_results (
-    entry_id TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS sync_answers (
     user_name TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
     result TEXT NOT NULL,
-    applied_at TEXT NOT NULL
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (user_name, entry_id)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token TEXT PRIMARY KEY,
@@ -68,6 +69,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Brings a database made by an older instance up to [`SCHEMA`], keeping its data.
+fn migrate(conn: &Connection) -> Result<(), StorageError> {
+    // Before answers were kept per user, `sync_results` was keyed by the entry id alone.
+    let old: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'sync_results'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    if old {
+        conn.execute_batch(
+            "BEGIN;
+             INSERT OR IGNORE INTO sync_answers (user_name, entry_id, result, applied_at)
+                 SELECT user_name, entry_id, result, applied_at FROM sync_results;
+             DROP TABLE sync_results;
+             COMMIT;",
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
 impl Sqlite {
     /// Opens (creating when missing) the database at `path`; `:memory:` for one in memory.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
@@ -85,6 +109,7 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&conn)?;
         Ok(Self {
             writer: Mutex::new(conn),
             readers: (!in_memory).then(|| Mutex::new(Vec::new())),
@@ -296,12 +321,12 @@ impl Tx for SqliteTx<'_> {
             .map_err(err)
     }
 
-    fn sync_result(&self, entry_id: &str) -> Result<Option<Value>, StorageError> {
+    fn sync_result(&self, user: &str, entry_id: &str) -> Result<Option<Value>, StorageError> {
         let text: Option<String> = self
             .tx
             .query_row(
-                "SELECT result FROM sync_results WHERE entry_id = ?1",
-                params![entry_id],
+                "SELECT result FROM sync_answers WHERE user_name = ?1 AND entry_id = ?2",
+                params![user, entry_id],
                 |r| r.get(0),
             )
             .optional()
@@ -319,7 +344,7 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<(), StorageError> {
         self.tx
             .execute(
-                "INSERT INTO sync_results (entry_id, user_name, result, applied_at)
+                "INSERT INTO sync_answers (entry_id, user_name, result, applied_at)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![entry_id, user, result.to_string(), now.to_string()],
             )
@@ -398,5 +423,40 @@ impl Tx for SqliteTx<'_> {
             )
             .map(drop)
             .map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    #[test]
+    fn a_database_with_answers_keyed_by_entry_id_alone_keeps_them_under_their_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE sync_results (entry_id TEXT PRIMARY KEY, user_name TEXT NOT NULL,
+                                        result TEXT NOT NULL, applied_at TEXT NOT NULL);
+             INSERT INTO sync_results VALUES ('e1', 'beth.anglin', '{\"status\":\"applied\"}',
+                                              '2026-11-20 08:00:00');",
+        )
+        .unwrap();
+        drop(old);
+        let db = Sqlite::open(&path).unwrap();
+        let storage: &dyn Storage = &db;
+        let (hers, his) = storage
+            .read(|tx| {
+                Ok::<_, StorageError>((
+                    tx.sync_result("beth.anglin", "e1")?,
+                    tx.sync_result("abel.tuter", "e1")?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(hers, Some(serde_json::json!({"status": "applied"})));
+        assert_eq!(his, None);
+        drop(db);
+        Sqlite::open(&path).expect("opens again once migrated");
     }
 }

@@ -8,6 +8,7 @@ mod attachments;
 mod auth;
 mod bad_input;
 mod cache;
+mod entries;
 mod roles;
 mod sync;
 mod table;
