@@ -19,7 +19,7 @@ async fn one_user_s_entry_id_never_returns_another_user_s_answer() {
         &[],
         json!({"note": "Beth's private note"}),
     );
-    let results = sync(&beth, &[mine.clone()]).await;
+    let results = sync(&beth, std::slice::from_ref(&mine)).await;
     assert_eq!(results[0]["status"], "applied", "{}", results[0]);
 
     let mut same_id = entry("add_work_note", &his, &[], json!({"note": "Abel's note"}));
@@ -44,7 +44,7 @@ async fn a_created_record_id_that_already_exists_is_refused_never_overwritten() 
     let hers = task(&admin, "work_in_progress", "beth.anglin").await;
     let his = task(&admin, "work_in_progress", "abel.tuter").await;
     let report = entry("create_incident", &hers, &[], json!({"urgency": "1"}));
-    let results = sync(&beth, &[report.clone()]).await;
+    let results = sync(&beth, std::slice::from_ref(&report)).await;
     assert_eq!(results[0]["status"], "applied", "{}", results[0]);
     let incidents = admin
         .list("incident", "caller_id=beth.anglin^urgency=1")
