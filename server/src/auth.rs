@@ -1,5 +1,5 @@
 //! Who is calling: session cookies and HTTP Basic, demo-grade password hashes, roles, the
-//! write rules of the Table API, and the CSRF rule for cookie-authenticated writes.
+//! offline scopes, and the CSRF rule for cookie-authenticated writes.
 //!
 //! Passwords are stored as sha-256 of a random salt and the password. That is demo grade
 //! (fast to brute-force); a production instance would use a slow password hash.
@@ -231,58 +231,4 @@ pub fn scope(tx: &dyn Tx, table: &str) -> Result<Option<Query>, ApiError> {
             "the offline scope of {table} is not a valid query: {e}"
         ))
     })
-}
-
-/// Whether `user` may write `record` of `table` through the Table API (or attach a file to
-/// it): admins anything; dispatchers any task or incident; technicians only records inside
-/// their offline scope of that table.
-pub fn authorize_write(
-    tx: &dyn Tx,
-    user: &CurrentUser,
-    table: &str,
-    record: &Record,
-) -> Result<(), ApiError> {
-    if user.has("admin") {
-        return Ok(());
-    }
-    let label = record_label(table, record);
-    let field_table = matches!(table, "wm_task" | "incident");
-    if !field_table {
-        return Err(ApiError::forbidden(format!(
-            "{} may not change {label}: only an administrator may write {table}",
-            user.user_name
-        )));
-    }
-    if user.has("dispatcher") {
-        return Ok(());
-    }
-    if user.has("technician") {
-        let Some(query) = scope(tx, table)? else {
-            return Err(ApiError::forbidden(format!(
-                "{} may not change {label}: {table} has no offline scope for technicians",
-                user.user_name
-            )));
-        };
-        if query.matches(record, &user.ctx()) {
-            return Ok(());
-        }
-        return Err(ApiError::forbidden(format!(
-            "{} may not change {label}: it is outside their offline scope ({})",
-            user.user_name,
-            query.text()
-        )));
-    }
-    Err(ApiError::forbidden(format!(
-        "{} may not change {label}: they have no role that allows writing {table}",
-        user.user_name
-    )))
-}
-
-/// How a record is named in messages: its number when it has one, and its sys_id.
-pub fn record_label(table: &str, record: &Record) -> String {
-    let id = record.sys_id().unwrap_or("(new)");
-    match record.text("number") {
-        Some(number) => format!("{table} {number} ({id})"),
-        None => format!("{table} {id}"),
-    }
 }

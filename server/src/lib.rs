@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod hooks;
 pub mod routes;
+pub mod rules;
 pub mod storage;
 
 use axum::extract::DefaultBodyLimit;
@@ -38,6 +39,10 @@ pub mod config_keys {
     pub const ACTIONS: &str = "actions";
     /// The cache policy.
     pub const POLICY: &str = "policy";
+    /// Choices of choice fields: `{"wm_task": {"state": ["assigned", ...]}, ...}`.
+    pub const CHOICES: &str = "choices";
+    /// Fields a role may write through the Table API: `{"technician": {"wm_task": [...]}}`.
+    pub const WRITABLE: &str = "writable";
 }
 
 /// What every handler shares.

@@ -106,6 +106,20 @@ impl ApiError {
         Self::new(413u16, "too_large", message)
     }
 
+    /// 422 `invalid_value`: a field's value is not one of its choices, with
+    /// `detail: {field, choices}`.
+    pub fn invalid_value(table: &str, field: &str, value: &str, choices: &[String]) -> Self {
+        Self::new(
+            422u16,
+            "invalid_value",
+            format!(
+                "{value:?} is not a {field} of {table}; it must be one of {}",
+                choices.join(", ")
+            ),
+        )
+        .with_detail(json!({"field": field, "choices": choices}))
+    }
+
     /// 500 `internal`: the server failed.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500u16, "internal", message)

@@ -13,8 +13,9 @@ use serde_json::json;
 use std::collections::HashMap;
 
 use super::{body, params};
-use crate::auth::{authorize_write, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
+use crate::rules::authorize_write;
 use crate::storage::{all, save_attachment, sha256_hex};
 use crate::AppState;
 use offgrid::api::table::known_table;
@@ -71,7 +72,8 @@ pub async fn upload(
                         "cannot attach to {table} {table_sys_id}: there is no such record"
                     ))
                 })?;
-                authorize_write(tx, &user, &table, &target)?;
+                // Attaching changes no field: the record must be one the user may write.
+                authorize_write(tx, &user, &table, Some(&target), &target, &[])?;
                 let meta = attachment_record(&table, &table_sys_id, &new_sys_id(), &file);
                 Ok::<_, ApiError>(save_attachment(
                     tx,

@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 use super::{body, json, params};
-use crate::auth::{authorize_write, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
+use crate::rules::{authorize_delete, authorize_write, check_choices};
 use crate::storage::{all, Tx, TxStore};
 use crate::AppState;
 
@@ -63,6 +64,14 @@ struct Changes {
     fields: Map<String, Value>,
     journal: Vec<(String, String)>,
     sys_id: Option<String>,
+}
+
+impl Changes {
+    /// The fields the request writes, journal fields included, for the write rules.
+    fn written(&self) -> Vec<String> {
+        let journal = self.journal.iter().map(|(field, _)| field.clone());
+        self.fields.keys().cloned().chain(journal).collect()
+    }
 }
 
 fn changes(bytes: &[u8]) -> Result<Changes, ApiError> {
@@ -142,6 +151,7 @@ pub async fn insert(
     let record = state
         .blocking(move |s| {
             s.write(|tx| {
+                let written = changes.written();
                 let mut record = Record(changes.fields);
                 if let Some(id) = &changes.sys_id {
                     if tx.get(&table, id)?.is_some() {
@@ -151,7 +161,8 @@ pub async fn insert(
                     }
                     record.set("sys_id", id.clone());
                 }
-                authorize_write(tx, &user, &table, &record)?;
+                check_choices(tx, &table, &record.0)?;
+                authorize_write(tx, &user, &table, None, &record, &written)?;
                 let now = Timestamp::now();
                 record.stamp_insert(&user.user_name, now);
                 tx.put(&table, &record)?;
@@ -184,9 +195,12 @@ pub async fn update(
     let record = state
         .blocking(move |s| {
             s.write(|tx| {
-                let mut record = existing(tx, &table, &sys_id)?;
-                authorize_write(tx, &user, &table, &record)?;
+                let before = existing(tx, &table, &sys_id)?;
+                check_choices(tx, &table, &changes.fields)?;
+                let written = changes.written();
+                let mut record = before.clone();
                 record.0.extend(changes.fields);
+                authorize_write(tx, &user, &table, Some(&before), &record, &written)?;
                 let now = Timestamp::now();
                 record.stamp_update(&user.user_name, now);
                 tx.put(&table, &record)?;
@@ -217,7 +231,7 @@ pub async fn delete(
         .blocking(move |s| {
             s.write(|tx| {
                 let record = existing(tx, &table, &sys_id)?;
-                authorize_write(tx, &user, &table, &record)?;
+                authorize_delete(&user, &table, &record)?;
                 tx.delete(&table, &sys_id)?;
                 Ok::<_, ApiError>(())
             })

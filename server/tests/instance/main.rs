@@ -12,3 +12,4 @@ mod entries;
 mod roles;
 mod sync;
 mod table;
+mod table_rules;

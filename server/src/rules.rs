@@ -1,0 +1,156 @@
+//! Who may write what through the Table API (and attach files): the same rules the actions
+//! keep non-admins to. The choices of choice fields and the fields each role may write live in
+//! the instance's configuration (`choices`, `writable`), with the defaults below when absent.
+//!
+//! - `admin` may write anything (choices still hold).
+//! - Other users write only `wm_task` and `incident`.
+//! - A `technician` writes only records inside their offline scope, before and after the
+//!   change (no pushing a task into someone else's queue), never deletes, and writes only the
+//!   fields `writable` lists for their role and table.
+//! - A `dispatcher` writes and deletes any `wm_task` or `incident`, every field (a role that
+//!   `writable` does not list may write every field of the tables it may write).
+
+use offgrid::generate::{INCIDENT_STATES, WM_TASK_STATES};
+use offgrid::record::{value_text, Record};
+use serde_json::{json, Map, Value};
+
+use crate::auth::{scope, CurrentUser};
+use crate::config_keys;
+use crate::error::ApiError;
+use crate::storage::Tx;
+
+/// The tables users other than the admin may write.
+const FIELD_TABLES: [&str; 2] = ["wm_task", "incident"];
+
+/// The choices of choice fields, `{table: {field: [choice, ...]}}`, when the configuration has
+/// none: the seven task states and the incident states.
+pub fn default_choices() -> Value {
+    json!({ "wm_task": { "state": WM_TASK_STATES }, "incident": { "state": INCIDENT_STATES } })
+}
+
+/// The fields a role may write through the Table API, `{role: {table: [field, ...]}}`, when the
+/// configuration has none. A technician's state, assignment, close notes and work times change
+/// only through actions, whose conditions and validations hold.
+pub fn default_writable() -> Value {
+    json!({
+        "technician": {
+            "wm_task": ["short_description", "description", "priority", "work_notes", "comments"],
+            "incident": ["short_description", "description", "urgency", "category",
+                         "work_notes", "comments"],
+        }
+    })
+}
+
+fn configured(tx: &dyn Tx, key: &str, default: fn() -> Value) -> Result<Value, ApiError> {
+    Ok(tx.config(key)?.unwrap_or_else(default))
+}
+
+fn names(value: Option<&Value>) -> Option<Vec<String>> {
+    value.and_then(Value::as_array).map(|items| {
+        items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    })
+}
+
+/// Refuses a value of a choice field that is not one of its choices (422 `invalid_value`).
+pub fn check_choices(
+    tx: &dyn Tx,
+    table: &str,
+    fields: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let choices = configured(tx, config_keys::CHOICES, default_choices)?;
+    for (field, value) in fields {
+        let Some(allowed) = names(choices.get(table).and_then(|t| t.get(field))) else {
+            continue;
+        };
+        let text = value_text(value).unwrap_or_default();
+        if !allowed.contains(&text) {
+            return Err(ApiError::invalid_value(table, field, &text, &allowed));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `user` may write `table`: `before` is the record as it is (`None` for an insert),
+/// `after` as it would be, `fields` the fields the request writes (journal fields included).
+pub fn authorize_write(
+    tx: &dyn Tx,
+    user: &CurrentUser,
+    table: &str,
+    before: Option<&Record>,
+    after: &Record,
+    fields: &[String],
+) -> Result<(), ApiError> {
+    if user.has("admin") {
+        return Ok(());
+    }
+    let label = record_label(table, after);
+    let who = &user.user_name;
+    if !FIELD_TABLES.contains(&table) {
+        return Err(ApiError::forbidden(format!(
+            "{who} may not change {label}: only an administrator may write {table}"
+        )));
+    }
+    if user.has("dispatcher") {
+        return Ok(());
+    }
+    if !user.has("technician") {
+        return Err(ApiError::forbidden(format!(
+            "{who} may not change {label}: they have no role that allows writing {table}"
+        )));
+    }
+    let Some(query) = scope(tx, table)? else {
+        return Err(ApiError::forbidden(format!(
+            "{who} may not change {label}: {table} has no offline scope for technicians"
+        )));
+    };
+    if let Some(before) = before.filter(|r| !query.matches(r, &user.ctx())) {
+        return Err(ApiError::forbidden(format!(
+            "{who} may not change {}: it is outside their offline scope ({})",
+            record_label(table, before),
+            query.text()
+        )));
+    }
+    if !query.matches(after, &user.ctx()) {
+        return Err(ApiError::forbidden(format!(
+            "{who} may not change {label}: after the change it would be outside their offline \
+             scope ({})",
+            query.text()
+        )));
+    }
+    let writable = configured(tx, config_keys::WRITABLE, default_writable)?;
+    if let Some(allowed) = names(writable.get("technician").and_then(|r| r.get(table))) {
+        if let Some(field) = fields.iter().find(|f| !allowed.contains(f)) {
+            return Err(ApiError::forbidden(format!(
+                "{who} may not write {field} of {label}: a technician writes only {} through \
+                 the Table API (the rest changes through actions)",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `user` may delete `record` of `table`: the admin anything, the dispatcher any task
+/// or incident, nobody else.
+pub fn authorize_delete(user: &CurrentUser, table: &str, record: &Record) -> Result<(), ApiError> {
+    if user.has("admin") || (user.has("dispatcher") && FIELD_TABLES.contains(&table)) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "{} may not delete {}: only a dispatcher (tasks and incidents) or an administrator may",
+        user.user_name,
+        record_label(table, record)
+    )))
+}
+
+/// How a record is named in messages: its number when it has one, and its sys_id.
+pub fn record_label(table: &str, record: &Record) -> String {
+    let id = record.sys_id().unwrap_or("(new)");
+    match record.text("number") {
+        Some(number) => format!("{table} {number} ({id})"),
+        None => format!("{table} {id}"),
+    }
+}
