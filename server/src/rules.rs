@@ -1,5 +1,5 @@
-//! Who may write what through the Table API (and attach files): the same rules the actions
-//! keep non-admins to. The choices of choice fields and the fields each role may write live in
+//! Who may read and write what through the Table API and attachments: the same rules the
+//! actions keep non-admins to. The choices of choice fields and the fields each role may write live in
 //! the instance's configuration (`choices`, `writable`), with the defaults below when absent.
 //!
 //! - `admin` may write anything (choices still hold).
@@ -11,13 +11,17 @@
 //!   `writable` does not list may write every field of the tables it may write).
 
 use offgrid::generate::{INCIDENT_STATES, WM_TASK_STATES};
+use offgrid::query::{Query, QueryContext};
 use offgrid::record::{value_text, Record};
+use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
-use crate::auth::{scope, CurrentUser};
+use crate::auth::{scope, CurrentUser, USER_TABLE};
 use crate::config_keys;
 use crate::error::ApiError;
-use crate::storage::Tx;
+use crate::hooks::AUDIT_TABLE;
+use crate::storage::{all, Tx};
 
 /// The tables users other than the admin may write.
 const FIELD_TABLES: [&str; 2] = ["wm_task", "incident"];
@@ -152,5 +156,105 @@ pub fn record_label(table: &str, record: &Record) -> String {
     match record.text("number") {
         Some(number) => format!("{table} {number} ({id})"),
         None => format!("{table} {id}"),
+    }
+}
+
+/// What a user may read (SPEC 2): the admin everything; the dispatcher every task and
+/// incident (the demo has one dispatch desk, which dispatches every field task); a technician
+/// the tasks and incidents inside their offline scope. Everyone signed in reads `sys_user`;
+/// journal entries, attachments and audit records follow their record.
+pub enum Reader {
+    /// The admin.
+    Everything,
+    /// A dispatcher: every `wm_task` and `incident`.
+    Dispatch,
+    /// A technician: the records of each table's offline scope, as this user.
+    Scoped {
+        /// The user, for `javascript:gs.getUserName()`.
+        ctx: QueryContext,
+        /// The offline scope of each table that has one.
+        scopes: BTreeMap<String, Query>,
+    },
+    /// No role that reads records: users only.
+    Nothing,
+}
+
+impl Reader {
+    /// What `user` may read, with the offline scopes of the configuration.
+    pub fn of(tx: &dyn Tx, user: &CurrentUser) -> Result<Self, ApiError> {
+        if user.has("admin") {
+            return Ok(Self::Everything);
+        }
+        if user.has("dispatcher") {
+            return Ok(Self::Dispatch);
+        }
+        if !user.has("technician") {
+            return Ok(Self::Nothing);
+        }
+        let mut scopes = BTreeMap::new();
+        for table in FIELD_TABLES {
+            if let Some(query) = scope(tx, table)? {
+                scopes.insert(table.to_string(), query);
+            }
+        }
+        Ok(Self::Scoped {
+            ctx: user.ctx(),
+            scopes,
+        })
+    }
+
+    /// Whether the user may read `record` of `table`.
+    pub fn may_read(&self, tx: &dyn Tx, table: &str, record: &Record) -> Result<bool, ApiError> {
+        if matches!(self, Self::Everything) || table == USER_TABLE {
+            return Ok(true);
+        }
+        if let Some((parent_table, parent_field)) = parent_of(table) {
+            let (Some(parent_table), Some(parent_id)) =
+                (record.text(parent_table), record.text(parent_field))
+            else {
+                return Ok(false);
+            };
+            if !FIELD_TABLES.contains(&parent_table.as_str()) {
+                return Ok(false);
+            }
+            return match tx.get(&parent_table, &parent_id)? {
+                Some(parent) => Ok(self.may_read_record(&parent_table, &parent)),
+                None => Ok(false),
+            };
+        }
+        Ok(self.may_read_record(table, record))
+    }
+
+    /// Whether the user may read a task or incident (no parent lookups).
+    pub fn may_read_record(&self, table: &str, record: &Record) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Dispatch => FIELD_TABLES.contains(&table),
+            Self::Scoped { ctx, scopes } => scopes
+                .get(table)
+                .is_some_and(|query| query.matches(record, ctx)),
+            Self::Nothing => false,
+        }
+    }
+
+    /// The records of `table` the user may read, in `sys_id` order.
+    pub fn all(&self, tx: &dyn Tx, table: &str) -> Result<Vec<Record>, ApiError> {
+        let mut out = Vec::new();
+        for record in all(tx, table)? {
+            if self.may_read(tx, table, &record)? {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The fields naming the record a child record belongs to: its table and its `sys_id`.
+fn parent_of(table: &str) -> Option<(&'static str, &'static str)> {
+    match table {
+        JOURNAL_TABLE => Some(("name", "element_id")),
+        ATTACHMENT_TABLE => Some(("table_name", "table_sys_id")),
+        AUDIT_TABLE => Some(("table_name", "record_sys_id")),
+        _ => None,
     }
 }

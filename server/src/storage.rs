@@ -109,6 +109,16 @@ pub trait Tx {
         since: i64,
         each: &mut dyn FnMut(String),
     ) -> Result<(), StorageError>;
+    /// Calls `each` with every version a record of a table had since `since` (as it was at
+    /// `since`, and each version a later change replaced; not the current one). `false` when
+    /// nothing about the record's changes after `since` is known (they predate the log).
+    fn versions_since(
+        &self,
+        table: &str,
+        sys_id: &str,
+        since: i64,
+        each: &mut dyn FnMut(Record),
+    ) -> Result<bool, StorageError>;
     /// The change counter: the value of the last write (0 for an empty database).
     fn watermark(&self) -> Result<i64, StorageError>;
     /// Whether the database holds no record at all.

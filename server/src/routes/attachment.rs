@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use super::{body, params};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
-use crate::rules::authorize_write;
-use crate::storage::{all, save_attachment, sha256_hex};
+use crate::rules::{authorize_write, Reader};
+use crate::storage::{save_attachment, sha256_hex};
 use crate::AppState;
 use offgrid::api::table::known_table;
 use offgrid::query::Query;
@@ -100,7 +100,10 @@ pub async fn list(
     let ctx = user.ctx();
     let records = state
         .blocking(move |s| {
-            s.read(|tx| Ok::<_, ApiError>(query.select(all(tx, ATTACHMENT_TABLE)?, &ctx)))
+            s.read(|tx| {
+                let readable = Reader::of(tx, &user)?.all(tx, ATTACHMENT_TABLE)?;
+                Ok::<_, ApiError>(query.select(readable, &ctx))
+            })
         })
         .await?;
     Ok(Json(json!({ "result": records })))
@@ -109,7 +112,7 @@ pub async fn list(
 /// `GET /api/now/attachment/{sys_id}/file`: the bytes, with the stored `Content-Type`.
 pub async fn download(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(sys_id): Path<String>,
 ) -> Result<Response, HttpError> {
     let (meta, bytes) = state
@@ -117,6 +120,9 @@ pub async fn download(
             s.read(|tx| {
                 let missing = || ApiError::not_found(format!("no attachment {sys_id}"));
                 let meta = tx.get(ATTACHMENT_TABLE, &sys_id)?.ok_or_else(missing)?;
+                if !Reader::of(tx, &user)?.may_read(tx, ATTACHMENT_TABLE, &meta)? {
+                    return Err(missing());
+                }
                 let bytes = tx.bytes(&sys_id)?.ok_or_else(missing)?;
                 Ok::<_, ApiError>((meta, bytes))
             })

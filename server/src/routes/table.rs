@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use super::{body, json, params};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
-use crate::rules::{authorize_delete, authorize_write, check_choices};
-use crate::storage::{all, Tx, TxStore};
+use crate::rules::{authorize_delete, authorize_write, check_choices, Reader};
+use crate::storage::{Tx, TxStore};
 use crate::AppState;
 
 /// `GET /api/now/table/{table}`: the core's list parameters and paging over the table's rows.
@@ -33,7 +33,12 @@ pub async fn list(
     let list = ListParams::parse(|name| params.get(name).map(String::as_str))?;
     let ctx = user.ctx();
     let page = state
-        .blocking(move |s| s.read(|tx| Ok::<_, ApiError>(list.page(all(tx, &table)?, &ctx))))
+        .blocking(move |s| {
+            s.read(|tx| {
+                let readable = Reader::of(tx, &user)?.all(tx, &table)?;
+                Ok::<_, ApiError>(list.page(readable, &ctx))
+            })
+        })
         .await?;
     let mut headers = HeaderMap::new();
     headers.insert(TOTAL_COUNT_HEADER, HeaderValue::from(page.total));
@@ -43,12 +48,21 @@ pub async fn list(
 /// `GET /api/now/table/{table}/{sys_id}`.
 pub async fn get_one(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path((table, sys_id)): Path<(String, String)>,
 ) -> Result<Json<RecordAnswer>, HttpError> {
     known_table(&table)?;
     let result = state
-        .blocking(move |s| s.read(|tx| existing(tx, &table, &sys_id)))
+        .blocking(move |s| {
+            s.read(|tx| {
+                let record = existing(tx, &table, &sys_id)?;
+                // A record the user may not read answers as if it did not exist, as offline.
+                if !Reader::of(tx, &user)?.may_read(tx, &table, &record)? {
+                    return Err(ApiError::no_record(&table, &sys_id));
+                }
+                Ok(record)
+            })
+        })
         .await?;
     Ok(Json(RecordAnswer { result }))
 }

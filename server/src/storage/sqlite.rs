@@ -25,6 +25,13 @@ CREATE TABLE IF NOT EXISTS tombstones (
     change_seq INTEGER NOT NULL,
     PRIMARY KEY (table_name, sys_id)
 );
+CREATE TABLE IF NOT EXISTS record_log (
+    change_seq INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    sys_id TEXT NOT NULL,
+    before TEXT
+);
+CREATE INDEX IF NOT EXISTS record_log_by_record ON record_log (table_name, sys_id, change_seq);
 CREATE TABLE IF NOT EXISTS counter (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     value INTEGER NOT NULL
@@ -188,6 +195,19 @@ impl SqliteTx<'_> {
             )
             .map_err(err)
     }
+
+    /// Logs change `seq` of a record with the version it replaces (none for an insert), so
+    /// the incremental feed knows whether a user could have seen a record it no longer shows.
+    fn log(&mut self, seq: i64, table: &str, sys_id: &str) -> Result<(), StorageError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO record_log (change_seq, table_name, sys_id, before)
+                 SELECT ?1, ?2, ?3, (SELECT data FROM records WHERE table_name = ?2 AND sys_id = ?3)",
+            )
+            .and_then(|mut s| s.execute(params![seq, table, sys_id]))
+            .map(drop)
+            .map_err(err)
+    }
 }
 
 fn parse_record(data: &str) -> Result<Record, StorageError> {
@@ -209,6 +229,7 @@ impl Tx for SqliteTx<'_> {
             .sys_id()
             .ok_or_else(|| err("a record without sys_id cannot be stored"))?;
         let seq = self.next_seq()?;
+        self.log(seq, table, sys_id)?;
         let data = serde_json::to_string(record).map_err(err)?;
         self.tx
             .prepare_cached(
@@ -225,6 +246,11 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn delete(&mut self, table: &str, sys_id: &str) -> Result<bool, StorageError> {
+        if self.get(table, sys_id)?.is_none() {
+            return Ok(false);
+        }
+        let seq = self.next_seq()?;
+        self.log(seq, table, sys_id)?;
         let gone = self
             .tx
             .prepare_cached("DELETE FROM records WHERE table_name = ?1 AND sys_id = ?2")
@@ -233,7 +259,6 @@ impl Tx for SqliteTx<'_> {
         if gone == 0 {
             return Ok(false);
         }
-        let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO tombstones (table_name, sys_id, change_seq) VALUES (?1, ?2, ?3)",
@@ -284,6 +309,32 @@ impl Tx for SqliteTx<'_> {
             each(row.get(0).map_err(err)?);
         }
         Ok(())
+    }
+
+    fn versions_since(
+        &self,
+        table: &str,
+        sys_id: &str,
+        since: i64,
+        each: &mut dyn FnMut(Record),
+    ) -> Result<bool, StorageError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT before FROM record_log
+                 WHERE table_name = ?1 AND sys_id = ?2 AND change_seq > ?3 ORDER BY change_seq",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query(params![table, sys_id, since]).map_err(err)?;
+        let mut known = false;
+        while let Some(row) = rows.next().map_err(err)? {
+            known = true;
+            let before: Option<String> = row.get(0).map_err(err)?;
+            if let Some(before) = before {
+                each(parse_record(&before)?);
+            }
+        }
+        Ok(known)
     }
 
     fn watermark(&self) -> Result<i64, StorageError> {

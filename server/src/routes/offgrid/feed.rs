@@ -14,7 +14,7 @@ use super::config::tables;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
 use crate::routes::params;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Storage, StorageError, Tx};
 use crate::AppState;
 
 /// Lines of the feed are sent in chunks of about this size.
@@ -123,6 +123,7 @@ fn write_feed(
             full,
         });
         let mut count = 0u64;
+        let mut changed_away = Vec::new();
         for (table, query) in &scopes {
             tx.scan(table, after, &mut |record| {
                 if query.matches(&record, ctx) {
@@ -132,19 +133,21 @@ fn write_feed(
                         record: &record,
                     });
                 } else if !full {
-                    // Changed and out of scope: if the device has it, it must go.
-                    let sys_id = record.sys_id().unwrap_or_default();
-                    feed.line(FeedLineRef::Delete { table, sys_id });
+                    // Changed and out of scope: if the device may have it, it must go.
+                    changed_away.push(record.sys_id().unwrap_or_default().to_string());
                 }
                 !feed.gone
             })?;
             if !full {
-                tx.tombstones(table, after, &mut |sys_id| {
-                    feed.line(FeedLineRef::Delete {
-                        table,
-                        sys_id: &sys_id,
-                    });
-                })?;
+                tx.tombstones(table, after, &mut |sys_id| changed_away.push(sys_id))?;
+                for sys_id in changed_away.drain(..) {
+                    if could_have_seen(tx, table, &sys_id, after, query, ctx)? {
+                        feed.line(FeedLineRef::Delete {
+                            table,
+                            sys_id: &sys_id,
+                        });
+                    }
+                }
             }
         }
         feed.line(FeedLineRef::End {
@@ -154,4 +157,23 @@ fn write_feed(
         feed.flush();
         Ok(())
     })
+}
+
+/// Whether the user could have seen a record that has left their scope or been deleted since
+/// `since`: some version of it since then was in the scope. A deletion line names only such
+/// records, so the feed never tells a user the ids of records they could not read. Changes that
+/// predate the change log are not known: those are named, as before the log existed.
+fn could_have_seen(
+    tx: &dyn Tx,
+    table: &str,
+    sys_id: &str,
+    since: i64,
+    query: &Query,
+    ctx: &QueryContext,
+) -> Result<bool, StorageError> {
+    let mut seen = false;
+    let known = tx.versions_since(table, sys_id, since, &mut |version| {
+        seen |= query.matches(&version, ctx);
+    })?;
+    Ok(seen || !known)
 }
