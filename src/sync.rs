@@ -14,7 +14,7 @@ mod apply;
 #[cfg(test)]
 mod memory;
 
-pub use apply::{Applied, Lanes, Ledger};
+pub use apply::{malformed, Applied, Lanes, Ledger};
 
 use crate::outbox::{Base, Entry, EntryError, Outbox, OutboxError};
 use crate::record::{Record, Timestamp};

@@ -134,7 +134,11 @@ fn cookie_token(parts: &Parts) -> Option<String> {
 
 fn basic_credentials(parts: &Parts) -> Option<Result<(String, String), ApiError>> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
+    // The scheme is case-insensitive (RFC 9110 11.1).
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()

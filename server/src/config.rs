@@ -36,6 +36,15 @@ pub struct Config {
     /// Largest attachment accepted, in bytes; larger ones get 413.
     #[arg(long, env = "OFFGRID_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_attachment_bytes: u64,
+    /// Largest value of one record field through the Table API, in bytes; larger gets 413.
+    #[arg(long, env = "OFFGRID_MAX_FIELD_BYTES", default_value_t = 64 * 1024)]
+    pub max_field_bytes: usize,
+    /// Most fields one Table API write may carry; more gets 422.
+    #[arg(long, env = "OFFGRID_MAX_FIELDS", default_value_t = 200)]
+    pub max_fields: usize,
+    /// Most entries one sync batch may carry; more gets 413 (the device halves its batch).
+    #[arg(long, env = "OFFGRID_MAX_BATCH_ENTRIES", default_value_t = 500)]
+    pub max_batch_entries: usize,
 }
 
 impl Config {

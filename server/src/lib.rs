@@ -52,6 +52,19 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     /// The largest attachment accepted.
     pub max_attachment_bytes: u64,
+    /// The largest field value, the most fields of a write, the most entries of a batch.
+    pub limits: Limits,
+}
+
+/// Limits on what one request may carry (see [`Config`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest value of one record field, in bytes.
+    pub max_field_bytes: usize,
+    /// Most fields of one Table API write.
+    pub max_fields: usize,
+    /// Most entries of one sync batch.
+    pub max_batch_entries: usize,
 }
 
 impl AppState {
@@ -130,6 +143,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = AppState {
         storage,
         max_attachment_bytes: config.max_attachment_bytes,
+        limits: Limits {
+            max_field_bytes: config.max_field_bytes,
+            max_fields: config.max_fields,
+            max_batch_entries: config.max_batch_entries,
+        },
     };
     let app = router(&config, state)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -198,6 +216,9 @@ fn router(config: &Config, state: AppState) -> Result<Router, StartError> {
             get(attachment::download),
         )
         .route("/api/{*rest}", axum::routing::any(routes::unknown_api))
+        // Whatever axum itself answers (a wrong method, a path that is not UTF-8) becomes the
+        // envelope too.
+        .layer(axum::middleware::map_response(routes::envelope))
         // Room for a base64 attachment inside an action or sync body; uploads check the exact
         // limit themselves.
         .layer(DefaultBodyLimit::max(

@@ -186,6 +186,22 @@ pub fn find_by(
     Ok(found)
 }
 
+/// Why a file's content type cannot be kept, if it cannot: it becomes a response header when
+/// the file is downloaded, so it must be a short line of visible ASCII (no line break, no
+/// control character).
+pub fn content_type_fault(content_type: &str) -> Option<String> {
+    let fine = !content_type.is_empty()
+        && content_type.len() <= 255
+        && content_type
+            .bytes()
+            .all(|b| b == b' ' || b.is_ascii_graphic());
+    (!fine).then(|| {
+        format!(
+            "the content type {content_type:?} is not a media type (visible ASCII on one line,              at most 255 characters)"
+        )
+    })
+}
+
 /// Lowercase hex sha-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     offgrid::record::hex(&Sha256::digest(bytes))
@@ -290,6 +306,9 @@ impl<'a> TxStore<'a> {
     /// check) and the instance's size limit.
     fn file_bytes(&self, file: &FileInput) -> Result<Vec<u8>, String> {
         let name = &file.file_name;
+        if let Some(fault) = content_type_fault(&file.content_type) {
+            return Err(format!("file {name}: {fault}"));
+        }
         let bytes = match file.bytes().map_err(|e| format!("file {name}: {e}"))? {
             Some(bytes) => bytes,
             None => {

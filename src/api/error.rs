@@ -96,6 +96,16 @@ impl ApiError {
         )
     }
 
+    /// 405 `method_not_allowed`: the path exists, the method does not.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405u16, "method_not_allowed", message)
+    }
+
+    /// 422 `too_many_fields`: a record with more fields than the instance accepts.
+    pub fn too_many_fields(message: impl Into<String>) -> Self {
+        Self::new(422u16, "too_many_fields", message)
+    }
+
     /// 409 `conflict`: the request contradicts the current state.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(409u16, "conflict", message)

@@ -217,6 +217,25 @@ fn decide<S: Ledger, R: AsRef<str>>(
     })
 }
 
+/// The answer to an entry of a batch that is not an entry at all (a wrong type, a missing
+/// field): `rejected` `bad_request` on its own, named by its `id` when it has a string one, so
+/// the entries around it still apply.
+pub fn malformed(entry: &Value, fault: &str) -> SyncResult {
+    let id = entry.get("id").and_then(Value::as_str).unwrap_or_default();
+    SyncResult {
+        id: id.to_string(),
+        status: SyncStatus::Rejected,
+        record: None,
+        error: Some(ResultError {
+            code: "bad_request".to_string(),
+            message: format!("this entry is malformed: {fault}"),
+            record: None,
+            field: None,
+            detail: None,
+        }),
+    }
+}
+
 /// An answer that changes nothing.
 fn kept(result: SyncResult) -> Applied {
     Applied {

@@ -19,7 +19,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
 use crate::rules::{authorize_delete, authorize_write, check_choices, Reader};
 use crate::storage::{Tx, TxStore};
-use crate::AppState;
+use crate::{AppState, Limits};
 
 /// `GET /api/now/table/{table}`: the core's list parameters and paging over the table's rows.
 pub async fn list(
@@ -88,13 +88,31 @@ impl Changes {
     }
 }
 
-fn changes(bytes: &[u8]) -> Result<Changes, ApiError> {
+fn changes(bytes: &[u8], limits: Limits) -> Result<Changes, ApiError> {
     let value: Value = json(bytes)?;
     let Value::Object(map) = value else {
         return Err(ApiError::bad_request(
             "the body must be a JSON object of field values",
         ));
     };
+    if map.len() > limits.max_fields {
+        return Err(ApiError::too_many_fields(format!(
+            "a write may carry at most {} fields, this one has {}",
+            limits.max_fields,
+            map.len()
+        )));
+    }
+    if let Some((field, text)) = map
+        .iter()
+        .filter_map(|(f, v)| v.as_str().map(|t| (f, t)))
+        .find(|(_, t)| t.len() > limits.max_field_bytes)
+    {
+        return Err(ApiError::too_large(format!(
+            "field {field} is {} bytes; a field may be at most {} bytes",
+            text.len(),
+            limits.max_field_bytes
+        )));
+    }
     let mut out = Changes {
         fields: Map::new(),
         journal: Vec::new(),
@@ -160,7 +178,7 @@ pub async fn insert(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, HttpError> {
     known_table(&table)?;
-    let changes = changes(&body(bytes)?)?;
+    let changes = changes(&body(bytes)?, state.limits)?;
     let max = state.max_attachment_bytes;
     let record = state
         .blocking(move |s| {
@@ -198,7 +216,7 @@ pub async fn update(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RecordAnswer>, HttpError> {
     known_table(&table)?;
-    let changes = changes(&body(bytes)?)?;
+    let changes = changes(&body(bytes)?, state.limits)?;
     if changes.sys_id.as_ref().is_some_and(|id| *id != sys_id) {
         return Err(ApiError::bad_request(format!(
             "the body's sys_id differs from the record's {sys_id}; sys_id cannot change"
