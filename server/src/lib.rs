@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod routes;
 pub mod rules;
 pub mod storage;
+pub mod throttle;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
@@ -54,6 +55,10 @@ pub struct AppState {
     pub max_attachment_bytes: u64,
     /// The largest field value, the most fields of a write, the most entries of a batch.
     pub limits: Limits,
+    /// How long sessions live, and their cookie.
+    pub sessions: auth::SessionPolicy,
+    /// Failed sign-ins, per user and address.
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 /// Limits on what one request may carry (see [`Config`]).
@@ -148,6 +153,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             max_fields: config.max_fields,
             max_batch_entries: config.max_batch_entries,
         },
+        sessions: auth::SessionPolicy {
+            idle_secs: config.session_idle_secs,
+            max_secs: config.session_max_secs,
+            secure: config.secure_cookies,
+        },
+        throttle: Arc::default(),
     };
     let app = router(&config, state)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -160,7 +171,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    let task = tokio::spawn(async move {
+        // With the client's address, for throttling failed sign-ins per address.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
     Ok(Running {
         addr,
         demo_users,

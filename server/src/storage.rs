@@ -140,12 +140,14 @@ pub trait Tx {
         now: Timestamp,
     ) -> Result<(), StorageError>;
 
-    /// The user of a session token.
-    fn session_user(&self, token: &str) -> Result<Option<String>, StorageError>;
-    /// Opens a session.
-    fn put_session(&mut self, token: &str, user: &str, now: Timestamp) -> Result<(), StorageError>;
+    /// The session whose token hashes to `token_hash`.
+    fn session(&self, token_hash: &str) -> Result<Option<Session>, StorageError>;
+    /// Opens a session at `now` (Unix seconds); only the token's hash is stored.
+    fn put_session(&mut self, token_hash: &str, user: &str, now: i64) -> Result<(), StorageError>;
+    /// Notes that a session was used at `now` (Unix seconds).
+    fn touch_session(&mut self, token_hash: &str, now: i64) -> Result<(), StorageError>;
     /// Ends a session.
-    fn delete_session(&mut self, token: &str) -> Result<(), StorageError>;
+    fn delete_session(&mut self, token_hash: &str) -> Result<(), StorageError>;
 
     /// A user's salt and password hash.
     fn credentials(&self, user: &str) -> Result<Option<(String, String)>, StorageError>;
@@ -156,6 +158,17 @@ pub trait Tx {
     fn config(&self, key: &str) -> Result<Option<Value>, StorageError>;
     /// Sets a configuration value.
     fn put_config(&mut self, key: &str, value: &Value) -> Result<(), StorageError>;
+}
+
+/// A stored session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Whose.
+    pub user_name: String,
+    /// When it was opened, Unix seconds.
+    pub created_at: i64,
+    /// When it was last used, Unix seconds.
+    pub last_seen: i64,
 }
 
 /// Every record of a table, in `sys_id` order.

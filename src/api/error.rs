@@ -106,6 +106,18 @@ impl ApiError {
         Self::new(422u16, "too_many_fields", message)
     }
 
+    /// 415 `unsupported_media_type`: the body is not of the type the endpoint takes.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(415u16, "unsupported_media_type", message)
+    }
+
+    /// 429 `too_many_requests`: try again in `retry_after` seconds (`detail.retry_after`; the
+    /// instance also sends it as `Retry-After`).
+    pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
+        Self::new(429u16, "too_many_requests", message)
+            .with_detail(json!({ "retry_after": retry_after }))
+    }
+
     /// 409 `conflict`: the request contradicts the current state.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(409u16, "conflict", message)

@@ -2,7 +2,7 @@
 //! read a consistent snapshot while the writer goes on (a file database only; an in-memory
 //! database exists only in its one connection, so there everything shares it).
 
-use super::{Mode, Storage, StorageError, Tx};
+use super::{Mode, Session, Storage, StorageError, Tx};
 use offgrid::record::{Record, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
@@ -45,10 +45,11 @@ CREATE TABLE IF NOT EXISTS sync_answers (
     applied_at TEXT NOT NULL,
     PRIMARY KEY (user_name, entry_id)
 );
-CREATE TABLE IF NOT EXISTS sessions (
-    token TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS session_tokens (
+    token_hash TEXT PRIMARY KEY,
     user_name TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS credentials (
     user_name TEXT PRIMARY KEY,
@@ -85,6 +86,9 @@ fn migrate(conn: &Connection) -> Result<(), StorageError> {
             [],
             |r| r.get(0),
         )
+        .map_err(err)?;
+    // Sessions were kept by their plain token, without expiry: they end (users sign in again).
+    conn.execute_batch("DROP TABLE IF EXISTS sessions")
         .map_err(err)?;
     if old {
         conn.execute_batch(
@@ -403,30 +407,50 @@ impl Tx for SqliteTx<'_> {
             .map_err(err)
     }
 
-    fn session_user(&self, token: &str) -> Result<Option<String>, StorageError> {
+    fn session(&self, token_hash: &str) -> Result<Option<Session>, StorageError> {
         self.tx
             .query_row(
-                "SELECT user_name FROM sessions WHERE token = ?1",
-                params![token],
-                |r| r.get(0),
+                "SELECT user_name, created_at, last_seen FROM session_tokens WHERE token_hash = ?1",
+                params![token_hash],
+                |r| {
+                    Ok(Session {
+                        user_name: r.get(0)?,
+                        created_at: r.get(1)?,
+                        last_seen: r.get(2)?,
+                    })
+                },
             )
             .optional()
             .map_err(err)
     }
 
-    fn put_session(&mut self, token: &str, user: &str, now: Timestamp) -> Result<(), StorageError> {
+    fn put_session(&mut self, token_hash: &str, user: &str, now: i64) -> Result<(), StorageError> {
         self.tx
             .execute(
-                "INSERT INTO sessions (token, user_name, created_at) VALUES (?1, ?2, ?3)",
-                params![token, user, now.to_string()],
+                "INSERT INTO session_tokens (token_hash, user_name, created_at, last_seen)
+                 VALUES (?1, ?2, ?3, ?3)",
+                params![token_hash, user, now],
             )
             .map(drop)
             .map_err(err)
     }
 
-    fn delete_session(&mut self, token: &str) -> Result<(), StorageError> {
+    fn touch_session(&mut self, token_hash: &str, now: i64) -> Result<(), StorageError> {
         self.tx
-            .execute("DELETE FROM sessions WHERE token = ?1", params![token])
+            .execute(
+                "UPDATE session_tokens SET last_seen = ?2 WHERE token_hash = ?1",
+                params![token_hash, now],
+            )
+            .map(drop)
+            .map_err(err)
+    }
+
+    fn delete_session(&mut self, token_hash: &str) -> Result<(), StorageError> {
+        self.tx
+            .execute(
+                "DELETE FROM session_tokens WHERE token_hash = ?1",
+                params![token_hash],
+            )
             .map(drop)
             .map_err(err)
     }

@@ -12,6 +12,7 @@ mod entries;
 mod hostile;
 mod reads;
 mod roles;
+mod sessions;
 mod sync;
 mod table;
 mod table_rules;
