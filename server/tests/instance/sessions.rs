@@ -3,7 +3,7 @@
 
 use crate::fixture::Instance;
 use offgrid_server::storage::sqlite::Sqlite;
-use offgrid_server::storage::{Storage, StorageError};
+use offgrid_server::storage::Storage;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -74,7 +74,7 @@ async fn passwords_are_argon2_hashes_and_session_tokens_are_stored_hashed() {
     let db = Sqlite::open(&instance.db).unwrap();
     let storage: &dyn Storage = &db;
     let (_, hash) = storage
-        .read(|tx| Ok::<_, StorageError>(tx.credentials("beth.anglin")?))
+        .read(|tx| tx.credentials("beth.anglin"))
         .unwrap()
         .unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
