@@ -20,7 +20,8 @@ mod overlay;
 mod template;
 
 pub use definition::{
-    is_journal_field, ActionDef, ActionSet, DefinitionError, Step, StepMode, StepOp, JOURNAL_FIELDS,
+    is_journal_field, ActionDef, ActionSet, DefinitionError, Step, StepMode, StepOp, ADMIN_ROLE,
+    JOURNAL_FIELDS,
 };
 pub use engine::{run, ActionContext, ActionError, Hooks, NoHooks, Outcome, Side};
 pub use input::{FileBytes, InputDef, InputError, InputErrors, InputType};

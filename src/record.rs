@@ -112,6 +112,16 @@ pub fn new_sys_id() -> String {
     hex(&random_bytes::<16>())
 }
 
+/// Whether `id` is a UUID as [`new_uuid`] writes it: 32 lowercase hexadecimal digits in the
+/// groups 8-4-4-4-12, separated by hyphens.
+pub fn is_valid_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 /// A new random UUID (version 4, hyphenated), used as an outbox entry's idempotency key.
 pub fn new_uuid() -> String {
     let mut b = random_bytes::<16>();
@@ -245,6 +255,19 @@ mod tests {
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
         assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+        assert!(is_valid_uuid(&u), "{u}");
+        for bad in [
+            "",
+            "1",
+            "e1",
+            "0000000-0000-4000-8000-000000000000",
+            "00000000-0000-4000-8000-00000000000g",
+            "00000000-0000-4000-8000-0000000000000",
+            "00000000000040008000000000000000",
+            "00000000-0000-4000-8000-00000000000A",
+        ] {
+            assert!(!is_valid_uuid(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod apply;
 #[cfg(test)]
 mod memory;
 
-pub use apply::{Applied, Lanes, Ledger};
+pub use apply::{malformed, Applied, Lanes, Ledger};
 
 use crate::outbox::{Base, Entry, EntryError, Outbox, OutboxError};
 use crate::record::{Record, Timestamp};
@@ -469,6 +469,7 @@ mod tests {
     use crate::action::{ActionSet, NoHooks};
     use crate::outbox::{EntryState, NewEntry, NETWORK_ERROR_CODE};
     use crate::query::QueryContext;
+    use crate::record::hex;
     use crate::store::Store;
     use futures::executor::block_on;
     use futures::FutureExt;
@@ -539,9 +540,22 @@ mod tests {
             let mut results = Vec::new();
             for e in &request.entries {
                 let before = self.books.clone();
-                let applied = lanes
-                    .apply(e, &self.actions, &mut self.books, &mut NoHooks, &user)
+                // The instance takes only UUIDs as entry ids; these tests name entries "a", "b".
+                let wire = SyncEntry {
+                    id: format!("00000000-0000-4000-8000-{:0>12}", hex(e.id.as_bytes())),
+                    ..e.clone()
+                };
+                let mut applied = lanes
+                    .apply(
+                        &wire,
+                        &self.actions,
+                        &mut self.books,
+                        &mut NoHooks,
+                        &user,
+                        &["technician"],
+                    )
                     .unwrap();
+                applied.result.id = e.id.clone();
                 if applied.commit {
                     *self.applications.entry(e.id.clone()).or_default() += 1;
                 } else {

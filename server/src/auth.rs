@@ -1,10 +1,13 @@
-//! Who is calling: session cookies and HTTP Basic, demo-grade password hashes, roles, the
-//! write rules of the Table API, and the CSRF rule for cookie-authenticated writes.
+//! Who is calling: session cookies and HTTP Basic, password hashes, sessions that expire,
+//! throttled failed sign-ins, roles, the offline scopes, and the CSRF rule for
+//! cookie-authenticated writes.
 //!
-//! Passwords are stored as sha-256 of a random salt and the password. That is demo grade
-//! (fast to brute-force); a production instance would use a slow password hash.
+//! Passwords are stored as argon2id hashes (PHC strings). Session tokens are 256 random bits;
+//! only their sha-256 is stored, so the database alone opens no session.
 
-use axum::extract::FromRequestParts;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use axum::http::request::Parts;
 use axum::http::Method;
@@ -14,8 +17,9 @@ use offgrid::record::{new_sys_id, Record};
 use serde_json::Value;
 
 use crate::error::{ApiError, HttpError};
-use crate::storage::{find_by, sha256_hex, StorageError, Tx};
+use crate::storage::{find_by, sha256_hex, Session, StorageError, Tx};
 use crate::AppState;
+use std::net::{IpAddr, SocketAddr};
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "offgrid_session";
@@ -85,14 +89,25 @@ fn roles(record: &Record) -> Vec<String> {
     }
 }
 
-/// Sets a user's password (fresh salt).
+/// Sets a user's password: an argon2id hash with a fresh salt (the salt column stays empty,
+/// the PHC string carries it).
 pub fn set_password(tx: &mut dyn Tx, user: &str, password: &str) -> Result<(), StorageError> {
-    let salt = new_sys_id();
-    tx.put_credentials(user, &salt, &hash_password(&salt, password))
+    // 128 random bits, as hex: valid salt characters.
+    let salt = SaltString::from_b64(&new_sys_id()).map_err(|e| StorageError(e.to_string()))?;
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| StorageError(format!("cannot hash a password: {e}")))?;
+    tx.put_credentials(user, "", &hash.to_string())
 }
 
-fn hash_password(salt: &str, password: &str) -> String {
-    sha256_hex(format!("{salt}:{password}").as_bytes())
+fn password_matches(salt: &str, hash: &str, password: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        // Written before passwords were argon2: sha-256 of the salt and the password.
+        Err(_) => sha256_hex(format!("{salt}:{password}").as_bytes()) == hash,
+    }
 }
 
 /// Checks a user name and password; the user when they are right.
@@ -100,24 +115,108 @@ pub fn verify(tx: &dyn Tx, user: &str, password: &str) -> Result<Option<CurrentU
     let Some((salt, hash)) = tx.credentials(user)? else {
         return Ok(None);
     };
-    if hash_password(&salt, password) != hash {
+    if !password_matches(&salt, &hash, password) {
         return Ok(None);
     }
     Ok(find_by(tx, USER_TABLE, "user_name", user)?.map(|r| CurrentUser::from_record(&r, None)))
 }
 
-/// Opens a session for a user; returns the token.
+/// Opens a session for a user; returns the token (only its hash is stored).
 pub fn open_session(tx: &mut dyn Tx, user: &str) -> Result<String, StorageError> {
     // Two sys_ids: 256 bits from the OS's secure random source.
     let token = format!("{}{}", new_sys_id(), new_sys_id());
-    tx.put_session(&token, user, offgrid::Timestamp::now())?;
+    tx.put_session(&token_hash(&token), user, unix_now())?;
     Ok(token)
 }
 
-/// The `Set-Cookie` value for a session token (an empty token clears the cookie).
-pub fn session_cookie(token: &str) -> String {
-    let expiry = if token.is_empty() { "; Max-Age=0" } else { "" };
-    format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{expiry}")
+/// What is stored of a session token: a random token needs no slow hash.
+pub fn token_hash(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// How long sessions live and how their cookie is marked.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionPolicy {
+    /// A session unused this long ends.
+    pub idle_secs: u64,
+    /// A session ends this long after sign-in.
+    pub max_secs: u64,
+    /// Whether the cookie is `Secure` (served over HTTPS).
+    pub secure: bool,
+}
+
+impl SessionPolicy {
+    /// The `Set-Cookie` value for a session token (an empty token clears the cookie).
+    pub fn cookie(&self, token: &str) -> String {
+        let expiry = if token.is_empty() { "; Max-Age=0" } else { "" };
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{expiry}{secure}")
+    }
+
+    /// Why `session` has ended at `now`, if it has.
+    fn expired(&self, session: &Session, now: i64) -> Option<&'static str> {
+        if now - session.created_at >= self.max_secs as i64 {
+            Some("the session has expired (it is older than the longest a session lives)")
+        } else if now - session.last_seen >= self.idle_secs as i64 {
+            Some("the session has expired (unused for too long)")
+        } else {
+            None
+        }
+    }
+
+    /// Whether a use at `now` is worth writing down: not more often than once a minute, nor
+    /// less often than half the idle time.
+    fn worth_touching(&self, session: &Session, now: i64) -> bool {
+        now - session.last_seen >= (self.idle_secs / 2).min(60) as i64
+    }
+}
+
+/// Checks a sign-in against the throttle, then the password; counts a failure. `address` is
+/// the client's, when known.
+pub async fn sign_in(
+    state: &AppState,
+    user: String,
+    password: String,
+    address: Option<IpAddr>,
+) -> Result<CurrentUser, ApiError> {
+    if let Err(wait) = state.throttle.check(&user, address) {
+        return Err(ApiError::too_many_requests(
+            format!(
+                "too many failed sign-ins for {user} or from this address; try again in {wait} \
+                 seconds"
+            ),
+            wait,
+        ));
+    }
+    let name = user.clone();
+    let found = state
+        .blocking(move |s| s.read(|tx| verify(tx, &name, &password)))
+        .await?;
+    match found {
+        Some(found) => {
+            state.throttle.succeeded(&user);
+            Ok(found)
+        }
+        None => {
+            state.throttle.failed(&user, address);
+            Err(ApiError::unauthorized("wrong user name or password"))
+        }
+    }
+}
+
+/// The client's address, when the server was started with connection info.
+pub fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 fn cookie_token(parts: &Parts) -> Option<String> {
@@ -134,7 +233,11 @@ fn cookie_token(parts: &Parts) -> Option<String> {
 
 fn basic_credentials(parts: &Parts) -> Option<Result<(String, String), ApiError>> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
+    // The scheme is case-insensitive (RFC 9110 11.1).
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()
@@ -182,10 +285,7 @@ impl CurrentUser {
     async fn authenticate(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(credentials) = basic_credentials(parts) {
             let (user, password) = credentials?;
-            let found = state
-                .blocking(move |s| s.read(|tx| verify(tx, &user, &password)))
-                .await?;
-            return found.ok_or_else(|| ApiError::unauthorized("wrong user name or password"));
+            return sign_in(state, user, password, client_address(parts)).await;
         }
         let Some(token) = cookie_token(parts) else {
             return Err(ApiError::unauthorized(
@@ -200,18 +300,41 @@ impl CurrentUser {
                  Content-Type: application/json or the header X-Offgrid-Request: 1",
             ));
         }
-        let user = state
-            .blocking(move |s| {
-                s.read(|tx| {
-                    let Some(name) = tx.session_user(&token)? else {
-                        return Ok::<_, ApiError>(None);
-                    };
-                    Ok(find_by(tx, USER_TABLE, "user_name", &name)?
-                        .map(|r| CurrentUser::from_record(&r, Some(token.clone()))))
-                })
+        let policy = state.sessions;
+        let hash = token_hash(&token);
+        let now = unix_now();
+        let (session, user) = state
+            .blocking({
+                let hash = hash.clone();
+                move |s| {
+                    s.read(|tx| {
+                        let Some(session) = tx.session(&hash)? else {
+                            return Ok::<_, ApiError>((None, None));
+                        };
+                        let user = find_by(tx, USER_TABLE, "user_name", &session.user_name)?
+                            .map(|r| CurrentUser::from_record(&r, Some(token.clone())));
+                        Ok((Some(session), user))
+                    })
+                }
             })
             .await?;
-        user.ok_or_else(|| ApiError::unauthorized("the session has ended; log in again"))
+        let (Some(session), Some(user)) = (session, user) else {
+            return Err(ApiError::unauthorized(
+                "the session has ended; log in again",
+            ));
+        };
+        if let Some(why) = policy.expired(&session, now) {
+            state
+                .blocking(move |s| s.write(|tx| Ok::<_, ApiError>(tx.delete_session(&hash)?)))
+                .await?;
+            return Err(ApiError::unauthorized(format!("{why}; log in again")));
+        }
+        if policy.worth_touching(&session, now) {
+            state
+                .blocking(move |s| s.write(|tx| Ok::<_, ApiError>(tx.touch_session(&hash, now)?)))
+                .await?;
+        }
+        Ok(user)
     }
 }
 
@@ -231,58 +354,4 @@ pub fn scope(tx: &dyn Tx, table: &str) -> Result<Option<Query>, ApiError> {
             "the offline scope of {table} is not a valid query: {e}"
         ))
     })
-}
-
-/// Whether `user` may write `record` of `table` through the Table API (or attach a file to
-/// it): admins anything; dispatchers any task or incident; technicians only records inside
-/// their offline scope of that table.
-pub fn authorize_write(
-    tx: &dyn Tx,
-    user: &CurrentUser,
-    table: &str,
-    record: &Record,
-) -> Result<(), ApiError> {
-    if user.has("admin") {
-        return Ok(());
-    }
-    let label = record_label(table, record);
-    let field_table = matches!(table, "wm_task" | "incident");
-    if !field_table {
-        return Err(ApiError::forbidden(format!(
-            "{} may not change {label}: only an administrator may write {table}",
-            user.user_name
-        )));
-    }
-    if user.has("dispatcher") {
-        return Ok(());
-    }
-    if user.has("technician") {
-        let Some(query) = scope(tx, table)? else {
-            return Err(ApiError::forbidden(format!(
-                "{} may not change {label}: {table} has no offline scope for technicians",
-                user.user_name
-            )));
-        };
-        if query.matches(record, &user.ctx()) {
-            return Ok(());
-        }
-        return Err(ApiError::forbidden(format!(
-            "{} may not change {label}: it is outside their offline scope ({})",
-            user.user_name,
-            query.text()
-        )));
-    }
-    Err(ApiError::forbidden(format!(
-        "{} may not change {label}: they have no role that allows writing {table}",
-        user.user_name
-    )))
-}
-
-/// How a record is named in messages: its number when it has one, and its sys_id.
-pub fn record_label(table: &str, record: &Record) -> String {
-    let id = record.sys_id().unwrap_or("(new)");
-    match record.text("number") {
-        Some(number) => format!("{table} {number} ({id})"),
-        None => format!("{table} {id}"),
-    }
 }

@@ -36,6 +36,25 @@ pub struct Config {
     /// Largest attachment accepted, in bytes; larger ones get 413.
     #[arg(long, env = "OFFGRID_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_attachment_bytes: u64,
+    /// Largest value of one record field through the Table API, in bytes; larger gets 413.
+    #[arg(long, env = "OFFGRID_MAX_FIELD_BYTES", default_value_t = 64 * 1024)]
+    pub max_field_bytes: usize,
+    /// Most fields one Table API write may carry; more gets 422.
+    #[arg(long, env = "OFFGRID_MAX_FIELDS", default_value_t = 200)]
+    pub max_fields: usize,
+    /// Most entries one sync batch may carry; more gets 413 (the device halves its batch).
+    #[arg(long, env = "OFFGRID_MAX_BATCH_ENTRIES", default_value_t = 500)]
+    pub max_batch_entries: usize,
+    /// A session unused for this many seconds ends (idle expiry).
+    #[arg(long, env = "OFFGRID_SESSION_IDLE_SECS", default_value_t = 8 * 3600)]
+    pub session_idle_secs: u64,
+    /// A session ends this many seconds after sign-in, however much it is used.
+    #[arg(long, env = "OFFGRID_SESSION_MAX_SECS", default_value_t = 7 * 24 * 3600)]
+    pub session_max_secs: u64,
+    /// Mark the session cookie `Secure`: set it when the instance is served over HTTPS (by a
+    /// proxy in front of it; the instance itself speaks HTTP).
+    #[arg(long, env = "OFFGRID_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 impl Config {

@@ -65,6 +65,8 @@ pub fn seed(storage: &dyn Storage, records: u32, seed: u64) -> Result<Vec<Seeded
             )?;
             tx.put_config(config_keys::ACTIONS, &actions)?;
             tx.put_config(config_keys::POLICY, &policy)?;
+            tx.put_config(config_keys::CHOICES, &crate::rules::default_choices())?;
+            tx.put_config(config_keys::WRITABLE, &crate::rules::default_writable())?;
             Ok(seeded)
         })
         .map_err(StartError::from)

@@ -37,6 +37,12 @@ impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0.envelope())).into_response()
+        let mut response = (status, Json(self.0.envelope())).into_response();
+        if let Some(wait) = self.0.detail.get("retry_after").and_then(|v| v.as_u64()) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, wait.into());
+        }
+        response
     }
 }

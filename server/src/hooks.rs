@@ -6,7 +6,7 @@ use offgrid::action::{ActionContext, Hooks};
 use offgrid::record::{new_sys_id, Record};
 use offgrid::store::Store;
 
-use crate::auth::record_label;
+use crate::rules::record_label;
 
 /// The audit table hooks write to.
 pub const AUDIT_TABLE: &str = "sys_audit";

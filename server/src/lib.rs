@@ -15,7 +15,9 @@ pub mod demo;
 pub mod error;
 pub mod hooks;
 pub mod routes;
+pub mod rules;
 pub mod storage;
+pub mod throttle;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
@@ -38,6 +40,10 @@ pub mod config_keys {
     pub const ACTIONS: &str = "actions";
     /// The cache policy.
     pub const POLICY: &str = "policy";
+    /// Choices of choice fields: `{"wm_task": {"state": ["assigned", ...]}, ...}`.
+    pub const CHOICES: &str = "choices";
+    /// Fields a role may write through the Table API: `{"technician": {"wm_task": [...]}}`.
+    pub const WRITABLE: &str = "writable";
 }
 
 /// What every handler shares.
@@ -47,6 +53,23 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     /// The largest attachment accepted.
     pub max_attachment_bytes: u64,
+    /// The largest field value, the most fields of a write, the most entries of a batch.
+    pub limits: Limits,
+    /// How long sessions live, and their cookie.
+    pub sessions: auth::SessionPolicy,
+    /// Failed sign-ins, per user and address.
+    pub throttle: Arc<throttle::Throttle>,
+}
+
+/// Limits on what one request may carry (see [`Config`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest value of one record field, in bytes.
+    pub max_field_bytes: usize,
+    /// Most fields of one Table API write.
+    pub max_fields: usize,
+    /// Most entries of one sync batch.
+    pub max_batch_entries: usize,
 }
 
 impl AppState {
@@ -125,6 +148,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = AppState {
         storage,
         max_attachment_bytes: config.max_attachment_bytes,
+        limits: Limits {
+            max_field_bytes: config.max_field_bytes,
+            max_fields: config.max_fields,
+            max_batch_entries: config.max_batch_entries,
+        },
+        sessions: auth::SessionPolicy {
+            idle_secs: config.session_idle_secs,
+            max_secs: config.session_max_secs,
+            secure: config.secure_cookies,
+        },
+        throttle: Arc::default(),
     };
     let app = router(&config, state)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -137,7 +171,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    let task = tokio::spawn(async move {
+        // With the client's address, for throttling failed sign-ins per address.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
     Ok(Running {
         addr,
         demo_users,
@@ -193,6 +234,9 @@ fn router(config: &Config, state: AppState) -> Result<Router, StartError> {
             get(attachment::download),
         )
         .route("/api/{*rest}", axum::routing::any(routes::unknown_api))
+        // Whatever axum itself answers (a wrong method, a path that is not UTF-8) becomes the
+        // envelope too.
+        .layer(axum::middleware::map_response(routes::envelope))
         // Room for a base64 attachment inside an action or sync body; uploads check the exact
         // limit themselves.
         .layer(DefaultBodyLimit::max(

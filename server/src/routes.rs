@@ -8,7 +8,9 @@ pub mod table;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::Query as Params;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
@@ -17,6 +19,34 @@ use crate::error::{ApiError, HttpError};
 /// Any other path under `/api/`.
 pub async fn unknown_api(uri: Uri) -> HttpError {
     ApiError::not_found(format!("there is no API at {}", uri.path())).into()
+}
+
+/// Turns an error answer that is not already the JSON envelope (axum's own plain-text
+/// rejections: 405, a path or query that cannot be read) into the envelope, keeping its status
+/// and its text as the message.
+pub async fn envelope(response: Response) -> Response {
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::method_not_allowed("this path does not take that method")
+        }
+        StatusCode::NOT_FOUND => ApiError::not_found(text),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(text),
+        s if s.is_client_error() => ApiError::new(s, "bad_request", text),
+        s => ApiError::new(s, "internal", text),
+    };
+    HttpError(error).into_response()
 }
 
 /// A request body, or 413 when it is over the limit.

@@ -109,6 +109,16 @@ pub trait Tx {
         since: i64,
         each: &mut dyn FnMut(String),
     ) -> Result<(), StorageError>;
+    /// Calls `each` with every version a record of a table had since `since` (as it was at
+    /// `since`, and each version a later change replaced; not the current one). `false` when
+    /// nothing about the record's changes after `since` is known (they predate the log).
+    fn versions_since(
+        &self,
+        table: &str,
+        sys_id: &str,
+        since: i64,
+        each: &mut dyn FnMut(Record),
+    ) -> Result<bool, StorageError>;
     /// The change counter: the value of the last write (0 for an empty database).
     fn watermark(&self) -> Result<i64, StorageError>;
     /// Whether the database holds no record at all.
@@ -119,9 +129,9 @@ pub trait Tx {
     /// An attachment's bytes.
     fn bytes(&self, sys_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
 
-    /// The stored answer to an applied outbox entry.
-    fn sync_result(&self, entry_id: &str) -> Result<Option<Value>, StorageError>;
-    /// Remembers the answer to an applied outbox entry.
+    /// The stored answer to an outbox entry `user` applied.
+    fn sync_result(&self, user: &str, entry_id: &str) -> Result<Option<Value>, StorageError>;
+    /// Remembers the answer to an applied outbox entry of `user`.
     fn put_sync_result(
         &mut self,
         entry_id: &str,
@@ -130,12 +140,14 @@ pub trait Tx {
         now: Timestamp,
     ) -> Result<(), StorageError>;
 
-    /// The user of a session token.
-    fn session_user(&self, token: &str) -> Result<Option<String>, StorageError>;
-    /// Opens a session.
-    fn put_session(&mut self, token: &str, user: &str, now: Timestamp) -> Result<(), StorageError>;
+    /// The session whose token hashes to `token_hash`.
+    fn session(&self, token_hash: &str) -> Result<Option<Session>, StorageError>;
+    /// Opens a session at `now` (Unix seconds); only the token's hash is stored.
+    fn put_session(&mut self, token_hash: &str, user: &str, now: i64) -> Result<(), StorageError>;
+    /// Notes that a session was used at `now` (Unix seconds).
+    fn touch_session(&mut self, token_hash: &str, now: i64) -> Result<(), StorageError>;
     /// Ends a session.
-    fn delete_session(&mut self, token: &str) -> Result<(), StorageError>;
+    fn delete_session(&mut self, token_hash: &str) -> Result<(), StorageError>;
 
     /// A user's salt and password hash.
     fn credentials(&self, user: &str) -> Result<Option<(String, String)>, StorageError>;
@@ -146,6 +158,17 @@ pub trait Tx {
     fn config(&self, key: &str) -> Result<Option<Value>, StorageError>;
     /// Sets a configuration value.
     fn put_config(&mut self, key: &str, value: &Value) -> Result<(), StorageError>;
+}
+
+/// A stored session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Whose.
+    pub user_name: String,
+    /// When it was opened, Unix seconds.
+    pub created_at: i64,
+    /// When it was last used, Unix seconds.
+    pub last_seen: i64,
 }
 
 /// Every record of a table, in `sys_id` order.
@@ -174,6 +197,22 @@ pub fn find_by(
         true
     })?;
     Ok(found)
+}
+
+/// Why a file's content type cannot be kept, if it cannot: it becomes a response header when
+/// the file is downloaded, so it must be a short line of visible ASCII (no line break, no
+/// control character).
+pub fn content_type_fault(content_type: &str) -> Option<String> {
+    let fine = !content_type.is_empty()
+        && content_type.len() <= 255
+        && content_type
+            .bytes()
+            .all(|b| b == b' ' || b.is_ascii_graphic());
+    (!fine).then(|| {
+        format!(
+            "the content type {content_type:?} is not a media type (visible ASCII on one line,              at most 255 characters)"
+        )
+    })
 }
 
 /// Lowercase hex sha-256 of `bytes`.
@@ -241,8 +280,8 @@ impl Store for TxStore<'_> {
 /// The sync rule's idempotency record lives in the same transaction as the records, so an
 /// entry's change and its remembered answer commit together.
 impl Ledger for TxStore<'_> {
-    fn answered(&self, id: &str) -> Result<Option<SyncResult>, StoreError> {
-        let Some(stored) = self.tx.sync_result(id).map_err(store_err)? else {
+    fn answered(&self, id: &str, user: &str) -> Result<Option<SyncResult>, StoreError> {
+        let Some(stored) = self.tx.sync_result(user, id).map_err(store_err)? else {
             return Ok(None);
         };
         serde_json::from_value(stored).map(Some).map_err(|e| {
@@ -280,6 +319,9 @@ impl<'a> TxStore<'a> {
     /// check) and the instance's size limit.
     fn file_bytes(&self, file: &FileInput) -> Result<Vec<u8>, String> {
         let name = &file.file_name;
+        if let Some(fault) = content_type_fault(&file.content_type) {
+            return Err(format!("file {name}: {fault}"));
+        }
         let bytes = match file.bytes().map_err(|e| format!("file {name}: {e}"))? {
             Some(bytes) => bytes,
             None => {

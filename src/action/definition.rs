@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The role that passes every role check: the administrator may do everything (SPEC 2).
+pub const ADMIN_ROLE: &str = "admin";
+
 /// The fields that append journal entries instead of being stored on the record.
 pub const JOURNAL_FIELDS: [&str; 2] = ["work_notes", "comments"];
 
@@ -34,6 +37,10 @@ pub struct ActionDef {
     pub table: String,
     /// Whether it may run on the device while offline.
     pub offline: bool,
+    /// The roles that may run it; `None` for every signed-in user. [`ADMIN_ROLE`] may run
+    /// every action whatever this says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
     /// When it shows for a record; `None` for always.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<Query>,
@@ -190,6 +197,30 @@ impl ActionDef {
             .is_none_or(|condition| condition.matches(record, ctx))
     }
 
+    /// Whether a user with `roles` may run the action: when it names no roles, when the user
+    /// has one of them, or when the user is an administrator.
+    pub fn permits<R: AsRef<str>>(&self, roles: &[R]) -> bool {
+        let has = |role: &str| roles.iter().any(|r| r.as_ref() == role);
+        has(ADMIN_ROLE)
+            || self
+                .roles
+                .as_ref()
+                .is_none_or(|allowed| allowed.iter().any(|role| has(role)))
+    }
+
+    /// Why `user_name` with `roles` may not run the action, for the refusal's message; `None`
+    /// when [`ActionDef::permits`] them.
+    pub fn refusal<R: AsRef<str>>(&self, user_name: &str, roles: &[R]) -> Option<String> {
+        if self.permits(roles) {
+            return None;
+        }
+        let allowed = self.roles.as_deref().unwrap_or_default().join(", ");
+        Some(format!(
+            "{user_name} may not run {}: it is for the roles {allowed} (and {ADMIN_ROLE})",
+            self.label
+        ))
+    }
+
     /// The fields of the target record that the action sets on the instance (its online and
     /// both `update` steps), sorted. Work notes and comments are left out: they append journal
     /// entries, which never conflict.
@@ -312,6 +343,45 @@ mod tests {
             def.written_fields(),
             ["assigned_to", "close_notes", "state"]
         );
+    }
+
+    #[test]
+    fn roles_limit_who_may_run_an_action_and_the_admin_passes_every_check() {
+        let mut json = accept_task_json();
+        let open = ActionDef::from_json(&json).unwrap();
+        assert_eq!(open.roles, None);
+        assert!(open.permits(&["technician"]));
+        assert!(open.permits::<&str>(&[]), "absent: every signed-in user");
+        json["roles"] = json!(["dispatcher"]);
+        let def = ActionDef::from_json(&json).unwrap();
+        assert_eq!(def.roles, Some(vec!["dispatcher".to_string()]));
+        assert!(def.permits(&["technician", "dispatcher"]));
+        assert!(def.permits(&["admin"]));
+        assert!(!def.permits(&["technician"]));
+        assert_eq!(def.refusal("fred", &["dispatcher"]), None);
+        assert_eq!(
+            def.refusal("beth", &["technician"]).as_deref(),
+            Some("beth may not run Accept: it is for the roles dispatcher (and admin)")
+        );
+        assert_eq!(def.to_json()["roles"], json!(["dispatcher"]));
+        assert_eq!(ActionDef::from_json(&def.to_json()).unwrap(), def);
+    }
+
+    #[test]
+    fn roles_must_be_a_non_empty_list_of_role_names() {
+        for (roles, expected) in [
+            (
+                json!("dispatcher"),
+                "`roles` must be an array of role names",
+            ),
+            (json!([1]), "`roles` must be an array of role names"),
+            (json!([""]), "`roles` must be an array of role names"),
+            (json!([]), "`roles` must name at least one role"),
+        ] {
+            let mut json = accept_task_json();
+            json["roles"] = roles;
+            assert_refused(refused(json), expected);
+        }
     }
 
     #[test]

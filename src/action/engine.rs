@@ -103,6 +103,15 @@ pub enum ActionError {
         /// Its `sys_id`.
         sys_id: String,
     },
+    /// A record a `create` step would make already exists: `create` only inserts, it never
+    /// replaces a record (its id derives from the invocation's id, which a client chooses).
+    #[error("the {table} record {sys_id} already exists; creating it again would overwrite it")]
+    Exists {
+        /// Its table.
+        table: String,
+        /// Its `sys_id`.
+        sys_id: String,
+    },
     /// The action's condition does not hold for the record.
     #[error("action '{action}' does not apply to this record in its current state")]
     NotApplicable {
@@ -146,6 +155,7 @@ impl ActionError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "not_found",
+            Self::Exists { .. } => "conflict",
             Self::NotApplicable { .. } => "not_applicable",
             Self::Validation { .. } => "validation_failed",
             Self::Inputs(_) => "invalid_inputs",
@@ -290,6 +300,12 @@ impl Run<'_> {
             StepOp::Create { table, set } => {
                 let target = self.target()?;
                 let sys_id = derived_sys_id(&self.ctx.invocation_id, number);
+                if self.overlay.get(table, &sys_id)?.is_some() {
+                    return Err(ActionError::Exists {
+                        table: table.clone(),
+                        sys_id,
+                    });
+                }
                 let mut record = Record::new();
                 let mut notes = Vec::new();
                 for (field, template) in set {

@@ -96,6 +96,28 @@ impl ApiError {
         )
     }
 
+    /// 405 `method_not_allowed`: the path exists, the method does not.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405u16, "method_not_allowed", message)
+    }
+
+    /// 422 `too_many_fields`: a record with more fields than the instance accepts.
+    pub fn too_many_fields(message: impl Into<String>) -> Self {
+        Self::new(422u16, "too_many_fields", message)
+    }
+
+    /// 415 `unsupported_media_type`: the body is not of the type the endpoint takes.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(415u16, "unsupported_media_type", message)
+    }
+
+    /// 429 `too_many_requests`: try again in `retry_after` seconds (`detail.retry_after`; the
+    /// instance also sends it as `Retry-After`).
+    pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
+        Self::new(429u16, "too_many_requests", message)
+            .with_detail(json!({ "retry_after": retry_after }))
+    }
+
     /// 409 `conflict`: the request contradicts the current state.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(409u16, "conflict", message)
@@ -110,6 +132,20 @@ impl ApiError {
     /// no bytes came and none with its hash were uploaded before).
     pub fn invalid_attachment(message: impl Into<String>) -> Self {
         Self::new(422u16, "invalid_attachment", message)
+    }
+
+    /// 422 `invalid_value`: a field's value is not one of its choices, with
+    /// `detail: {field, choices}`.
+    pub fn invalid_value(table: &str, field: &str, value: &str, choices: &[String]) -> Self {
+        Self::new(
+            422u16,
+            "invalid_value",
+            format!(
+                "{value:?} is not a {field} of {table}; it must be one of {}",
+                choices.join(", ")
+            ),
+        )
+        .with_detail(json!({"field": field, "choices": choices}))
     }
 
     /// 500 `internal`: the server failed.
@@ -185,6 +221,7 @@ impl ApiError {
         let message = e.to_string();
         match e {
             ActionError::NotFound { .. } => Self::new(404u16, e.code(), message),
+            ActionError::Exists { .. } => Self::conflict(message),
             ActionError::NotApplicable { .. } => {
                 Self::new(409u16, e.code(), message).with_detail(json!({ "record": current }))
             }

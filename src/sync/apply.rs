@@ -1,8 +1,10 @@
 //! The instance's rule for one outbox entry of `POST /api/offgrid/sync` (SPEC 5, 7.1), in the
 //! core so the instance and the core's own sync tests run the same decision.
 //!
-//! For each entry, in order: a repeated id gets its first answer; an unknown action or one of
-//! another table is rejected; an entry behind a failed entry of the same record in the batch
+//! For each entry, in order: an id that is not a UUID is rejected; an id the same user sent
+//! before gets its first answer; what could never have been
+//! queued is rejected (an unknown action, one of another table, one that may not run offline,
+//! one the user's roles may not run); an entry behind a failed entry of the same record in the batch
 //! is blocked; a deleted record is a conflict; otherwise the action's online steps run on the
 //! current record, and a written field that moved to a third value since the device's base is
 //! a conflict. Only an applied entry changes anything, and its answer is remembered with the
@@ -14,7 +16,7 @@ use crate::api::ApiError;
 use crate::conflict::{self, Verdict};
 use crate::outbox::Base;
 use crate::query::QueryContext;
-use crate::record::{value_text, Record};
+use crate::record::{is_valid_uuid, value_text, Record};
 use crate::store::{Store, StoreError};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -22,8 +24,9 @@ use std::collections::BTreeSet;
 /// The storage an entry is applied to: the records, and the answers of the entries applied
 /// so far (the idempotency record), written in the same transaction as the records.
 pub trait Ledger: Store {
-    /// The answer entry `id` got when it applied, if it did.
-    fn answered(&self, id: &str) -> Result<Option<SyncResult>, StoreError>;
+    /// The answer entry `id` of `user` got when it applied, if it did. Answers are kept per
+    /// user, so one user's id never returns another user's answer.
+    fn answered(&self, id: &str, user: &str) -> Result<Option<SyncResult>, StoreError>;
     /// Remembers the answer of applied entry `id`, made by `user`, with its change.
     fn remember(&mut self, id: &str, user: &str, result: &SyncResult) -> Result<(), StoreError>;
     /// Why the store just refused a file because of the entry itself (bytes that do not
@@ -57,19 +60,20 @@ impl Lanes {
         Self::default()
     }
 
-    /// Applies `entry` as `user` with the definitions of `set`, its online steps calling
-    /// `hooks`. An `Err` is a storage failure: nothing is answered for the entry.
-    pub fn apply<S: Ledger>(
+    /// Applies `entry` as `user`, who has `roles`, with the definitions of `set`, its online
+    /// steps calling `hooks`. An `Err` is a storage failure: nothing is answered for the entry.
+    pub fn apply<S: Ledger, R: AsRef<str>>(
         &mut self,
         entry: &SyncEntry,
         set: &ActionSet,
         store: &mut S,
         hooks: &mut dyn Hooks,
         user: &QueryContext,
+        roles: &[R],
     ) -> Result<Applied, StoreError> {
         let key = (entry.table.clone(), entry.sys_id.clone());
         let blocked = self.failed.contains(&key);
-        let applied = decide(entry, set, store, hooks, user, blocked)?;
+        let applied = decide(entry, set, store, hooks, user, roles, blocked)?;
         if applied.result.status != SyncStatus::Applied {
             self.failed.insert(key);
         }
@@ -77,15 +81,29 @@ impl Lanes {
     }
 }
 
-fn decide<S: Ledger>(
+fn decide<S: Ledger, R: AsRef<str>>(
     entry: &SyncEntry,
     set: &ActionSet,
     store: &mut S,
     hooks: &mut dyn Hooks,
     user: &QueryContext,
+    roles: &[R],
     blocked: bool,
 ) -> Result<Applied, StoreError> {
-    if let Some(first) = store.answered(&entry.id)? {
+    if !is_valid_uuid(&entry.id) {
+        let message = format!(
+            "entry id {:?} is not a UUID (8-4-4-4-12 lowercase hexadecimal digits)",
+            entry.id
+        );
+        return Ok(kept(failure(
+            entry,
+            SyncStatus::Rejected,
+            "bad_request",
+            message,
+            None,
+        )));
+    }
+    if let Some(first) = store.answered(&entry.id, &user.user_name)? {
         return Ok(kept(first));
     }
     let Some(def) = set.get(&entry.action) else {
@@ -107,6 +125,28 @@ fn decide<S: Ledger>(
             entry,
             SyncStatus::Rejected,
             "bad_request",
+            message,
+            None,
+        )));
+    }
+    if !def.offline {
+        let e = ActionError::UnavailableOffline {
+            action: def.name.clone(),
+        };
+        let message = format!("{e}: it runs only live on the instance, never from the outbox");
+        return Ok(kept(failure(
+            entry,
+            SyncStatus::Rejected,
+            e.code(),
+            message,
+            None,
+        )));
+    }
+    if let Some(message) = def.refusal(&user.user_name, roles) {
+        return Ok(kept(failure(
+            entry,
+            SyncStatus::Rejected,
+            "forbidden",
             message,
             None,
         )));
@@ -177,6 +217,25 @@ fn decide<S: Ledger>(
     })
 }
 
+/// The answer to an entry of a batch that is not an entry at all (a wrong type, a missing
+/// field): `rejected` `bad_request` on its own, named by its `id` when it has a string one, so
+/// the entries around it still apply.
+pub fn malformed(entry: &Value, fault: &str) -> SyncResult {
+    let id = entry.get("id").and_then(Value::as_str).unwrap_or_default();
+    SyncResult {
+        id: id.to_string(),
+        status: SyncStatus::Rejected,
+        record: None,
+        error: Some(ResultError {
+            code: "bad_request".to_string(),
+            message: format!("this entry is malformed: {fault}"),
+            record: None,
+            field: None,
+            detail: None,
+        }),
+    }
+}
+
 /// An answer that changes nothing.
 fn kept(result: SyncResult) -> Applied {
     Applied {
@@ -244,6 +303,8 @@ fn refused(
             }
             result
         }
+        // The same entry would make the same record again however often it is resent.
+        ActionError::Exists { .. } => failure(entry, SyncStatus::Rejected, e.code(), message, None),
         ActionError::UnavailableOffline { .. } | ActionError::Hook { .. } => failure(
             entry,
             SyncStatus::Rejected,
@@ -310,6 +371,10 @@ mod tests {
              "steps": [{"mode": "both", "op": "update", "set": {"state": "${input.state}"}}]},
             {"name": "accept", "table": TABLE, "offline": true, "condition": "state=assigned",
              "steps": [{"mode": "both", "op": "update", "set": {"state": "accepted"}}]},
+            {"name": "drop", "table": TABLE, "offline": true, "roles": ["dispatcher"],
+             "steps": [{"mode": "both", "op": "delete"}]},
+            {"name": "escalate", "table": TABLE, "offline": false,
+             "steps": [{"mode": "online", "op": "update", "set": {"priority": "1"}}]},
             {"name": "close", "table": TABLE, "offline": true,
              "steps": [
                 {"mode": "both", "op": "validate", "condition": "state=work_in_progress",
@@ -351,10 +416,16 @@ mod tests {
         books
     }
 
-    /// An entry made on a device that saw `seen` of the record at `sys_mod_count` 3.
+    /// A UUID made of a short hexadecimal name (`e1`), so tests can name their entries.
+    fn uuid(short: &str) -> String {
+        format!("00000000-0000-4000-8000-{short:0>12}")
+    }
+
+    /// An entry made on a device that saw `seen` of the record at `sys_mod_count` 3; `id` is
+    /// a short hexadecimal name made into a UUID.
     fn entry(id: &str, action: &str, sys_id: &str, seen: Value, inputs: Value) -> SyncEntry {
         SyncEntry {
-            id: id.to_string(),
+            id: uuid(id),
             seq: 1,
             action: action.to_string(),
             table: TABLE.to_string(),
@@ -372,7 +443,14 @@ mod tests {
     fn apply(books: &mut Books, lanes: &mut Lanes, entry: &SyncEntry) -> Applied {
         let before = books.clone();
         let applied = lanes
-            .apply(entry, &actions(), books, &mut NoHooks, &beth())
+            .apply(
+                entry,
+                &actions(),
+                books,
+                &mut NoHooks,
+                &beth(),
+                &["technician"],
+            )
             .unwrap();
         if !applied.commit {
             *books = before;
@@ -406,7 +484,8 @@ mod tests {
         assert_eq!(now.text("state").unwrap(), "accepted");
         assert_eq!(now.text("sys_updated_by").unwrap(), "beth.anglin");
         assert_eq!(applied.result.record, Some(now));
-        assert_eq!(books.answers["e1"], applied.result);
+        let key = ("beth.anglin".to_string(), uuid("e1"));
+        assert_eq!(books.answers[&key], applied.result);
     }
 
     #[test]
@@ -426,6 +505,93 @@ mod tests {
         assert!(!again.commit);
         assert_eq!(again.result, first.result);
         assert_eq!(books.records.tables, after_first);
+    }
+
+    #[test]
+    fn an_action_the_user_s_roles_may_not_run_is_rejected_forbidden_and_changes_nothing() {
+        let mut books = books(&[task("t1", json!({}))]);
+        let e = entry("e1", "drop", "t1", json!({}), json!({}));
+        let applied = apply(&mut books, &mut Lanes::new(), &e);
+        assert!(!applied.commit);
+        assert_eq!(applied.result.status, SyncStatus::Rejected);
+        assert_eq!(error(&applied).code, "forbidden");
+        assert!(error(&applied).message.contains("dispatcher"));
+        assert_eq!(current(&books, "t1"), task("t1", json!({})));
+        let mut store = books.clone();
+        let as_dispatcher = Lanes::new()
+            .apply(
+                &e,
+                &actions(),
+                &mut store,
+                &mut NoHooks,
+                &beth(),
+                &["dispatcher"],
+            )
+            .unwrap();
+        assert_eq!(as_dispatcher.result.status, SyncStatus::Applied);
+    }
+
+    #[test]
+    fn an_entry_id_that_is_not_a_uuid_is_rejected_bad_request_and_changes_nothing() {
+        let mut books = books(&[task("t1", json!({}))]);
+        let mut e = entry(
+            "e1",
+            "accept",
+            "t1",
+            json!({"state": "assigned"}),
+            json!({}),
+        );
+        e.id = "e1".to_string();
+        let applied = apply(&mut books, &mut Lanes::new(), &e);
+        assert!(!applied.commit);
+        assert_eq!(applied.result.status, SyncStatus::Rejected);
+        assert_eq!(error(&applied).code, "bad_request");
+        assert!(error(&applied).message.contains("UUID"));
+        assert_eq!(current(&books, "t1"), task("t1", json!({})));
+    }
+
+    #[test]
+    fn another_user_s_entry_with_the_same_id_runs_on_its_own_and_gets_its_own_answer() {
+        let mut books = books(&[task("t1", json!({})), task("t2", json!({}))]);
+        let seen = json!({"state": "assigned"});
+        let first = apply(
+            &mut books,
+            &mut Lanes::new(),
+            &entry("e1", "accept", "t1", seen.clone(), json!({})),
+        );
+        assert_eq!(first.result.status, SyncStatus::Applied);
+        let abel = QueryContext {
+            user_name: "abel.tuter".to_string(),
+            user_sys_id: "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0".to_string(),
+        };
+        let his = entry("e1", "accept", "t2", seen, json!({}));
+        let second = Lanes::new()
+            .apply(
+                &his,
+                &actions(),
+                &mut books,
+                &mut NoHooks,
+                &abel,
+                &["technician"],
+            )
+            .unwrap();
+        assert_eq!(second.result.status, SyncStatus::Applied);
+        assert_eq!(
+            second.result.record.as_ref().and_then(Record::sys_id),
+            Some("t2")
+        );
+        assert_eq!(current(&books, "t2").text("state").unwrap(), "accepted");
+    }
+
+    #[test]
+    fn an_action_that_may_not_run_offline_is_rejected_unavailable_offline() {
+        let mut books = books(&[task("t1", json!({}))]);
+        let e = entry("e1", "escalate", "t1", json!({}), json!({}));
+        let applied = apply(&mut books, &mut Lanes::new(), &e);
+        assert!(!applied.commit);
+        assert_eq!(applied.result.status, SyncStatus::Rejected);
+        assert_eq!(error(&applied).code, "unavailable_offline");
+        assert_eq!(current(&books, "t1"), task("t1", json!({})));
     }
 
     #[test]
@@ -653,8 +819,8 @@ mod tests {
             }
         }
         impl Ledger for Refusing {
-            fn answered(&self, id: &str) -> Result<Option<SyncResult>, StoreError> {
-                self.books.answered(id)
+            fn answered(&self, id: &str, user: &str) -> Result<Option<SyncResult>, StoreError> {
+                self.books.answered(id, user)
             }
             fn remember(&mut self, id: &str, user: &str, r: &SyncResult) -> Result<(), StoreError> {
                 self.books.remember(id, user, r)
@@ -676,12 +842,13 @@ mod tests {
         };
         let set = actions();
         let refused = Lanes::new()
-            .apply(&e, &set, &mut store, &mut NoHooks, &beth())
+            .apply(&e, &set, &mut store, &mut NoHooks, &beth(), &["technician"])
             .unwrap();
         assert_eq!(refused.result.status, SyncStatus::Rejected);
         assert_eq!(error(&refused).code, "invalid_attachment");
         assert!(error(&refused).message.contains("do not match"));
-        let failed = Lanes::new().apply(&e, &set, &mut store, &mut NoHooks, &beth());
+        let failed =
+            Lanes::new().apply(&e, &set, &mut store, &mut NoHooks, &beth(), &["technician"]);
         assert_eq!(failed, Err(StoreError("disk full".to_string())));
     }
 }

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 pub struct Books {
     /// The records.
     pub records: MemoryStore,
-    /// The answers of applied entries, by entry id.
-    pub answers: BTreeMap<String, SyncResult>,
+    /// The answers of applied entries, by user and entry id.
+    pub answers: BTreeMap<(String, String), SyncResult>,
 }
 
 impl Store for Books {
@@ -46,12 +46,16 @@ impl Store for Books {
 }
 
 impl Ledger for Books {
-    fn answered(&self, id: &str) -> Result<Option<SyncResult>, StoreError> {
-        Ok(self.answers.get(id).cloned())
+    fn answered(&self, id: &str, user: &str) -> Result<Option<SyncResult>, StoreError> {
+        Ok(self
+            .answers
+            .get(&(user.to_string(), id.to_string()))
+            .cloned())
     }
 
-    fn remember(&mut self, id: &str, _: &str, result: &SyncResult) -> Result<(), StoreError> {
-        self.answers.insert(id.to_string(), result.clone());
+    fn remember(&mut self, id: &str, user: &str, result: &SyncResult) -> Result<(), StoreError> {
+        self.answers
+            .insert((user.to_string(), id.to_string()), result.clone());
         Ok(())
     }
 }

@@ -242,11 +242,11 @@ async fn the_worker_answers_alike_online_and_offline() {
             "an unknown record",
             format!("/api/now/table/wm_task/{unknown}"),
         ),
+        // Reads follow the roles: beth reads only her scope, online too.
         Case::get(
             "a task outside the scope",
             format!("/api/now/table/wm_task/{abels}"),
-        )
-        .differs("the cache holds only beth's scope: offline, another's task is unknown"),
+        ),
         Case::get("an unknown table", "/api/now/table/no_such_table".into()),
         Case::get(
             "an unknown table's record",
@@ -320,7 +320,8 @@ async fn the_worker_answers_alike_online_and_offline() {
             json!({"assigned_to": "abel.tuter"}),
         )
         .differs(
-            "reassign is online only: offline refuses it (409 unavailable_offline), online runs it",
+            "reassign is online only and the dispatcher's: offline refuses it (409 \
+             unavailable_offline), the instance refuses beth (403 forbidden)",
         ),
         // Actions that succeed: queued offline first (the instance does not change), then
         // live on the same record.

@@ -3,19 +3,22 @@
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query as Params, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{
+    CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use offgrid::record::{new_sys_id, Timestamp};
+use offgrid::record::{new_sys_id, Record, Timestamp};
 use offgrid::store::{attachment_record, FileInput, ATTACHMENT_TABLE};
 use serde_json::json;
 use std::collections::HashMap;
 
 use super::{body, params};
-use crate::auth::{authorize_write, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
-use crate::storage::{all, save_attachment, sha256_hex};
+use crate::rules::{authorize_write, Reader};
+use crate::storage::{content_type_fault, save_attachment, sha256_hex};
 use crate::AppState;
 use offgrid::api::table::known_table;
 use offgrid::query::Query;
@@ -56,6 +59,9 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_string();
+    if let Some(fault) = content_type_fault(&content_type) {
+        return Err(ApiError::bad_request(fault).into());
+    }
     let file = FileInput {
         file_name,
         content_type,
@@ -71,7 +77,8 @@ pub async fn upload(
                         "cannot attach to {table} {table_sys_id}: there is no such record"
                     ))
                 })?;
-                authorize_write(tx, &user, &table, &target)?;
+                // Attaching changes no field: the record must be one the user may write.
+                authorize_write(tx, &user, &table, Some(&target), &target, &[])?;
                 let meta = attachment_record(&table, &table_sys_id, &new_sys_id(), &file);
                 Ok::<_, ApiError>(save_attachment(
                     tx,
@@ -98,7 +105,10 @@ pub async fn list(
     let ctx = user.ctx();
     let records = state
         .blocking(move |s| {
-            s.read(|tx| Ok::<_, ApiError>(query.select(all(tx, ATTACHMENT_TABLE)?, &ctx)))
+            s.read(|tx| {
+                let readable = Reader::of(tx, &user)?.all(tx, ATTACHMENT_TABLE)?;
+                Ok::<_, ApiError>(query.select(readable, &ctx))
+            })
         })
         .await?;
     Ok(Json(json!({ "result": records })))
@@ -107,7 +117,7 @@ pub async fn list(
 /// `GET /api/now/attachment/{sys_id}/file`: the bytes, with the stored `Content-Type`.
 pub async fn download(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path(sys_id): Path<String>,
 ) -> Result<Response, HttpError> {
     let (meta, bytes) = state
@@ -115,13 +125,56 @@ pub async fn download(
             s.read(|tx| {
                 let missing = || ApiError::not_found(format!("no attachment {sys_id}"));
                 let meta = tx.get(ATTACHMENT_TABLE, &sys_id)?.ok_or_else(missing)?;
+                if !Reader::of(tx, &user)?.may_read(tx, ATTACHMENT_TABLE, &meta)? {
+                    return Err(missing());
+                }
                 let bytes = tx.bytes(&sys_id)?.ok_or_else(missing)?;
                 Ok::<_, ApiError>((meta, bytes))
             })
         })
         .await?;
-    let content_type = meta
-        .text("content_type")
-        .unwrap_or_else(|| "application/octet-stream".into());
-    Ok(([(CONTENT_TYPE, content_type)], Body::from(bytes)).into_response())
+    Ok((file_headers(&meta), Body::from(bytes)).into_response())
+}
+
+/// Image types a browser shows without running anything; every other file is a download.
+const INLINE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The headers of a downloaded file: its stored type (`application/octet-stream` when it is
+/// not a valid header), `Content-Disposition: attachment` except for [`INLINE_TYPES`], no
+/// sniffing, and a CSP that sandboxes it, so an uploaded page or SVG never runs as the app.
+fn file_headers(meta: &Record) -> HeaderMap {
+    let stored = meta.text("content_type").unwrap_or_default();
+    let content_type = HeaderValue::from_str(&stored)
+        .ok()
+        .filter(|_| content_type_fault(&stored).is_none())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let media = stored
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let disposition = if INLINE_TYPES.contains(&media.as_str()) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    // Only safe characters of the name go in the quoted string.
+    let name: String = meta
+        .text("file_name")
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' '))
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, content_type);
+    if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename=\"{name}\"")) {
+        headers.insert(CONTENT_DISPOSITION, value);
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    headers
 }

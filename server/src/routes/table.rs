@@ -15,10 +15,11 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 use super::{body, json, params};
-use crate::auth::{authorize_write, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
-use crate::storage::{all, Tx, TxStore};
-use crate::AppState;
+use crate::rules::{authorize_delete, authorize_write, check_choices, Reader};
+use crate::storage::{Tx, TxStore};
+use crate::{AppState, Limits};
 
 /// `GET /api/now/table/{table}`: the core's list parameters and paging over the table's rows.
 pub async fn list(
@@ -32,7 +33,12 @@ pub async fn list(
     let list = ListParams::parse(|name| params.get(name).map(String::as_str))?;
     let ctx = user.ctx();
     let page = state
-        .blocking(move |s| s.read(|tx| Ok::<_, ApiError>(list.page(all(tx, &table)?, &ctx))))
+        .blocking(move |s| {
+            s.read(|tx| {
+                let readable = Reader::of(tx, &user)?.all(tx, &table)?;
+                Ok::<_, ApiError>(list.page(readable, &ctx))
+            })
+        })
         .await?;
     let mut headers = HeaderMap::new();
     headers.insert(TOTAL_COUNT_HEADER, HeaderValue::from(page.total));
@@ -42,12 +48,21 @@ pub async fn list(
 /// `GET /api/now/table/{table}/{sys_id}`.
 pub async fn get_one(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    user: CurrentUser,
     Path((table, sys_id)): Path<(String, String)>,
 ) -> Result<Json<RecordAnswer>, HttpError> {
     known_table(&table)?;
     let result = state
-        .blocking(move |s| s.read(|tx| existing(tx, &table, &sys_id)))
+        .blocking(move |s| {
+            s.read(|tx| {
+                let record = existing(tx, &table, &sys_id)?;
+                // A record the user may not read answers as if it did not exist, as offline.
+                if !Reader::of(tx, &user)?.may_read(tx, &table, &record)? {
+                    return Err(ApiError::no_record(&table, &sys_id));
+                }
+                Ok(record)
+            })
+        })
         .await?;
     Ok(Json(RecordAnswer { result }))
 }
@@ -65,13 +80,39 @@ struct Changes {
     sys_id: Option<String>,
 }
 
-fn changes(bytes: &[u8]) -> Result<Changes, ApiError> {
+impl Changes {
+    /// The fields the request writes, journal fields included, for the write rules.
+    fn written(&self) -> Vec<String> {
+        let journal = self.journal.iter().map(|(field, _)| field.clone());
+        self.fields.keys().cloned().chain(journal).collect()
+    }
+}
+
+fn changes(bytes: &[u8], limits: Limits) -> Result<Changes, ApiError> {
     let value: Value = json(bytes)?;
     let Value::Object(map) = value else {
         return Err(ApiError::bad_request(
             "the body must be a JSON object of field values",
         ));
     };
+    if map.len() > limits.max_fields {
+        return Err(ApiError::too_many_fields(format!(
+            "a write may carry at most {} fields, this one has {}",
+            limits.max_fields,
+            map.len()
+        )));
+    }
+    if let Some((field, text)) = map
+        .iter()
+        .filter_map(|(f, v)| v.as_str().map(|t| (f, t)))
+        .find(|(_, t)| t.len() > limits.max_field_bytes)
+    {
+        return Err(ApiError::too_large(format!(
+            "field {field} is {} bytes; a field may be at most {} bytes",
+            text.len(),
+            limits.max_field_bytes
+        )));
+    }
     let mut out = Changes {
         fields: Map::new(),
         journal: Vec::new(),
@@ -137,11 +178,12 @@ pub async fn insert(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, HttpError> {
     known_table(&table)?;
-    let changes = changes(&body(bytes)?)?;
+    let changes = changes(&body(bytes)?, state.limits)?;
     let max = state.max_attachment_bytes;
     let record = state
         .blocking(move |s| {
             s.write(|tx| {
+                let written = changes.written();
                 let mut record = Record(changes.fields);
                 if let Some(id) = &changes.sys_id {
                     if tx.get(&table, id)?.is_some() {
@@ -151,7 +193,8 @@ pub async fn insert(
                     }
                     record.set("sys_id", id.clone());
                 }
-                authorize_write(tx, &user, &table, &record)?;
+                check_choices(tx, &table, &record.0)?;
+                authorize_write(tx, &user, &table, None, &record, &written)?;
                 let now = Timestamp::now();
                 record.stamp_insert(&user.user_name, now);
                 tx.put(&table, &record)?;
@@ -173,7 +216,7 @@ pub async fn update(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RecordAnswer>, HttpError> {
     known_table(&table)?;
-    let changes = changes(&body(bytes)?)?;
+    let changes = changes(&body(bytes)?, state.limits)?;
     if changes.sys_id.as_ref().is_some_and(|id| *id != sys_id) {
         return Err(ApiError::bad_request(format!(
             "the body's sys_id differs from the record's {sys_id}; sys_id cannot change"
@@ -184,9 +227,12 @@ pub async fn update(
     let record = state
         .blocking(move |s| {
             s.write(|tx| {
-                let mut record = existing(tx, &table, &sys_id)?;
-                authorize_write(tx, &user, &table, &record)?;
+                let before = existing(tx, &table, &sys_id)?;
+                check_choices(tx, &table, &changes.fields)?;
+                let written = changes.written();
+                let mut record = before.clone();
                 record.0.extend(changes.fields);
+                authorize_write(tx, &user, &table, Some(&before), &record, &written)?;
                 let now = Timestamp::now();
                 record.stamp_update(&user.user_name, now);
                 tx.put(&table, &record)?;
@@ -217,7 +263,7 @@ pub async fn delete(
         .blocking(move |s| {
             s.write(|tx| {
                 let record = existing(tx, &table, &sys_id)?;
-                authorize_write(tx, &user, &table, &record)?;
+                authorize_delete(&user, &table, &record)?;
                 tx.delete(&table, &sys_id)?;
                 Ok::<_, ApiError>(())
             })

@@ -2,7 +2,7 @@
 //! read a consistent snapshot while the writer goes on (a file database only; an in-memory
 //! database exists only in its one connection, so there everything shares it).
 
-use super::{Mode, Storage, StorageError, Tx};
+use super::{Mode, Session, Storage, StorageError, Tx};
 use offgrid::record::{Record, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
@@ -25,22 +25,31 @@ CREATE TABLE IF NOT EXISTS tombstones (
     change_seq INTEGER NOT NULL,
     PRIMARY KEY (table_name, sys_id)
 );
+CREATE TABLE IF NOT EXISTS record_log (
+    change_seq INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    sys_id TEXT NOT NULL,
+    before TEXT
+);
+CREATE INDEX IF NOT EXISTS record_log_by_record ON record_log (table_name, sys_id, change_seq);
 CREATE TABLE IF NOT EXISTS counter (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     value INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS attachment_data (sys_id TEXT PRIMARY KEY, bytes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS sync_results (
-    entry_id TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS sync_answers (
     user_name TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
     result TEXT NOT NULL,
-    applied_at TEXT NOT NULL
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (user_name, entry_id)
 );
-CREATE TABLE IF NOT EXISTS sessions (
-    token TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS session_tokens (
+    token_hash TEXT PRIMARY KEY,
     user_name TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS credentials (
     user_name TEXT PRIMARY KEY,
@@ -68,6 +77,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Brings a database made by an older instance up to [`SCHEMA`], keeping its data.
+fn migrate(conn: &Connection) -> Result<(), StorageError> {
+    // Before answers were kept per user, `sync_results` was keyed by the entry id alone.
+    let old: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'sync_results'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    // Sessions were kept by their plain token, without expiry: they end (users sign in again).
+    conn.execute_batch("DROP TABLE IF EXISTS sessions")
+        .map_err(err)?;
+    if old {
+        conn.execute_batch(
+            "BEGIN;
+             INSERT OR IGNORE INTO sync_answers (user_name, entry_id, result, applied_at)
+                 SELECT user_name, entry_id, result, applied_at FROM sync_results;
+             DROP TABLE sync_results;
+             COMMIT;",
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
 impl Sqlite {
     /// Opens (creating when missing) the database at `path`; `:memory:` for one in memory.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
@@ -85,6 +120,7 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&conn)?;
         Ok(Self {
             writer: Mutex::new(conn),
             readers: (!in_memory).then(|| Mutex::new(Vec::new())),
@@ -163,6 +199,19 @@ impl SqliteTx<'_> {
             )
             .map_err(err)
     }
+
+    /// Logs change `seq` of a record with the version it replaces (none for an insert), so
+    /// the incremental feed knows whether a user could have seen a record it no longer shows.
+    fn log(&mut self, seq: i64, table: &str, sys_id: &str) -> Result<(), StorageError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO record_log (change_seq, table_name, sys_id, before)
+                 SELECT ?1, ?2, ?3, (SELECT data FROM records WHERE table_name = ?2 AND sys_id = ?3)",
+            )
+            .and_then(|mut s| s.execute(params![seq, table, sys_id]))
+            .map(drop)
+            .map_err(err)
+    }
 }
 
 fn parse_record(data: &str) -> Result<Record, StorageError> {
@@ -184,6 +233,7 @@ impl Tx for SqliteTx<'_> {
             .sys_id()
             .ok_or_else(|| err("a record without sys_id cannot be stored"))?;
         let seq = self.next_seq()?;
+        self.log(seq, table, sys_id)?;
         let data = serde_json::to_string(record).map_err(err)?;
         self.tx
             .prepare_cached(
@@ -200,6 +250,11 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn delete(&mut self, table: &str, sys_id: &str) -> Result<bool, StorageError> {
+        if self.get(table, sys_id)?.is_none() {
+            return Ok(false);
+        }
+        let seq = self.next_seq()?;
+        self.log(seq, table, sys_id)?;
         let gone = self
             .tx
             .prepare_cached("DELETE FROM records WHERE table_name = ?1 AND sys_id = ?2")
@@ -208,7 +263,6 @@ impl Tx for SqliteTx<'_> {
         if gone == 0 {
             return Ok(false);
         }
-        let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO tombstones (table_name, sys_id, change_seq) VALUES (?1, ?2, ?3)",
@@ -261,6 +315,32 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn versions_since(
+        &self,
+        table: &str,
+        sys_id: &str,
+        since: i64,
+        each: &mut dyn FnMut(Record),
+    ) -> Result<bool, StorageError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT before FROM record_log
+                 WHERE table_name = ?1 AND sys_id = ?2 AND change_seq > ?3 ORDER BY change_seq",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query(params![table, sys_id, since]).map_err(err)?;
+        let mut known = false;
+        while let Some(row) = rows.next().map_err(err)? {
+            known = true;
+            let before: Option<String> = row.get(0).map_err(err)?;
+            if let Some(before) = before {
+                each(parse_record(&before)?);
+            }
+        }
+        Ok(known)
+    }
+
     fn watermark(&self) -> Result<i64, StorageError> {
         self.tx
             .query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))
@@ -296,12 +376,12 @@ impl Tx for SqliteTx<'_> {
             .map_err(err)
     }
 
-    fn sync_result(&self, entry_id: &str) -> Result<Option<Value>, StorageError> {
+    fn sync_result(&self, user: &str, entry_id: &str) -> Result<Option<Value>, StorageError> {
         let text: Option<String> = self
             .tx
             .query_row(
-                "SELECT result FROM sync_results WHERE entry_id = ?1",
-                params![entry_id],
+                "SELECT result FROM sync_answers WHERE user_name = ?1 AND entry_id = ?2",
+                params![user, entry_id],
                 |r| r.get(0),
             )
             .optional()
@@ -319,7 +399,7 @@ impl Tx for SqliteTx<'_> {
     ) -> Result<(), StorageError> {
         self.tx
             .execute(
-                "INSERT INTO sync_results (entry_id, user_name, result, applied_at)
+                "INSERT INTO sync_answers (entry_id, user_name, result, applied_at)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![entry_id, user, result.to_string(), now.to_string()],
             )
@@ -327,30 +407,50 @@ impl Tx for SqliteTx<'_> {
             .map_err(err)
     }
 
-    fn session_user(&self, token: &str) -> Result<Option<String>, StorageError> {
+    fn session(&self, token_hash: &str) -> Result<Option<Session>, StorageError> {
         self.tx
             .query_row(
-                "SELECT user_name FROM sessions WHERE token = ?1",
-                params![token],
-                |r| r.get(0),
+                "SELECT user_name, created_at, last_seen FROM session_tokens WHERE token_hash = ?1",
+                params![token_hash],
+                |r| {
+                    Ok(Session {
+                        user_name: r.get(0)?,
+                        created_at: r.get(1)?,
+                        last_seen: r.get(2)?,
+                    })
+                },
             )
             .optional()
             .map_err(err)
     }
 
-    fn put_session(&mut self, token: &str, user: &str, now: Timestamp) -> Result<(), StorageError> {
+    fn put_session(&mut self, token_hash: &str, user: &str, now: i64) -> Result<(), StorageError> {
         self.tx
             .execute(
-                "INSERT INTO sessions (token, user_name, created_at) VALUES (?1, ?2, ?3)",
-                params![token, user, now.to_string()],
+                "INSERT INTO session_tokens (token_hash, user_name, created_at, last_seen)
+                 VALUES (?1, ?2, ?3, ?3)",
+                params![token_hash, user, now],
             )
             .map(drop)
             .map_err(err)
     }
 
-    fn delete_session(&mut self, token: &str) -> Result<(), StorageError> {
+    fn touch_session(&mut self, token_hash: &str, now: i64) -> Result<(), StorageError> {
         self.tx
-            .execute("DELETE FROM sessions WHERE token = ?1", params![token])
+            .execute(
+                "UPDATE session_tokens SET last_seen = ?2 WHERE token_hash = ?1",
+                params![token_hash, now],
+            )
+            .map(drop)
+            .map_err(err)
+    }
+
+    fn delete_session(&mut self, token_hash: &str) -> Result<(), StorageError> {
+        self.tx
+            .execute(
+                "DELETE FROM session_tokens WHERE token_hash = ?1",
+                params![token_hash],
+            )
             .map(drop)
             .map_err(err)
     }
@@ -398,5 +498,40 @@ impl Tx for SqliteTx<'_> {
             )
             .map(drop)
             .map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Storage;
+
+    #[test]
+    fn a_database_with_answers_keyed_by_entry_id_alone_keeps_them_under_their_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE sync_results (entry_id TEXT PRIMARY KEY, user_name TEXT NOT NULL,
+                                        result TEXT NOT NULL, applied_at TEXT NOT NULL);
+             INSERT INTO sync_results VALUES ('e1', 'beth.anglin', '{\"status\":\"applied\"}',
+                                              '2026-11-20 08:00:00');",
+        )
+        .unwrap();
+        drop(old);
+        let db = Sqlite::open(&path).unwrap();
+        let storage: &dyn Storage = &db;
+        let (hers, his) = storage
+            .read(|tx| {
+                Ok::<_, StorageError>((
+                    tx.sync_result("beth.anglin", "e1")?,
+                    tx.sync_result("abel.tuter", "e1")?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(hers, Some(serde_json::json!({"status": "applied"})));
+        assert_eq!(his, None);
+        drop(db);
+        Sqlite::open(&path).expect("opens again once migrated");
     }
 }

@@ -68,11 +68,17 @@ async fn malformed_json_is_400_naming_the_parser_error_and_changes_nothing() {
         "serde's position: {body}"
     );
 
+    // A body that is not a batch at all is refused whole; a malformed entry inside a batch is
+    // rejected on its own (see hostile.rs).
+    let (status, body) = admin.post("/api/offgrid/sync", json!({"entries": 3})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message(&body).contains("malformed JSON"));
     let (status, body) = admin
         .post("/api/offgrid/sync", json!({"entries": [{"id": 1}]}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(message(&body).contains("malformed JSON"));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["status"], "rejected");
+    assert_eq!(body["results"][0]["error"]["code"], "bad_request");
     assert_eq!(admin.list("wm_task", "").await.len(), before);
 }
 

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-async fn feed(user: &User, since: Option<&str>) -> Vec<Value> {
+pub async fn feed(user: &User, since: Option<&str>) -> Vec<Value> {
     let mut request = user.client.get(user.url("/api/offgrid/cache"));
     if let Some(since) = since {
         request = request.query(&[("since", since)]);
@@ -25,7 +25,7 @@ async fn feed(user: &User, since: Option<&str>) -> Vec<Value> {
     lines
 }
 
-fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
     lines.iter().filter(|l| l["type"] == kind).collect()
 }
 

@@ -13,6 +13,8 @@ pub const SEED: u64 = 7;
 /// A running instance in its own temporary directory.
 pub struct Instance {
     pub base: String,
+    /// The SQLite file.
+    pub db: std::path::PathBuf,
     _dir: TempDir,
 }
 
@@ -32,9 +34,11 @@ impl Instance {
         config.www = dir.path().join("www");
         config.pkg = dir.path().join("pkg");
         adjust(&mut config);
+        let db = config.db.clone();
         let running = start(config).await.unwrap();
         Self {
             base: format!("http://{}", running.addr),
+            db,
             _dir: dir,
         }
     }

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// An outbox entry as the device sends it, made on `record` (its base: `fields` as seen).
-fn entry(action: &str, record: &Value, fields: &[&str], inputs: Value) -> Value {
+pub fn entry(action: &str, record: &Value, fields: &[&str], inputs: Value) -> Value {
     let seen: serde_json::Map<String, Value> = fields
         .iter()
         .map(|f| (f.to_string(), record[*f].clone()))
@@ -33,7 +33,7 @@ fn old_format(mut entry: Value, user: &str) -> Value {
     entry
 }
 
-async fn sync(user: &User, entries: &[Value]) -> Vec<Value> {
+pub async fn sync(user: &User, entries: &[Value]) -> Vec<Value> {
     let (status, body) = user
         .post("/api/offgrid/sync", json!({ "entries": entries }))
         .await;

@@ -40,6 +40,7 @@ impl ActionDef {
                 "label",
                 "table",
                 "offline",
+                "roles",
                 "condition",
                 "inputs",
                 "steps",
@@ -58,6 +59,7 @@ impl ActionDef {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(at("`offline` must be true or false".into())),
         };
+        let roles = parse_roles(obj.get("roles")).map_err(at)?;
         let condition = match optional_string(obj, "condition").map_err(at)? {
             Some(text) if !text.is_empty() => {
                 let query =
@@ -100,6 +102,7 @@ impl ActionDef {
             label,
             table,
             offline,
+            roles,
             condition,
             inputs,
             steps,
@@ -167,6 +170,29 @@ fn only_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// `roles`: absent for every signed-in user, else a non-empty list of role names (an empty
+/// list would leave the action to the administrator alone, more likely a slip than a wish).
+fn parse_roles(value: Option<&Value>) -> Result<Option<Vec<String>>, String> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err("`roles` must be an array of role names".into()),
+    };
+    if items.is_empty() {
+        return Err(
+            "`roles` must name at least one role (leave it out for every signed-in user)".into(),
+        );
+    }
+    items
+        .iter()
+        .map(|item| match item.as_str() {
+            Some(role) if !role.trim().is_empty() => Ok(role.to_string()),
+            _ => Err("`roles` must be an array of role names".to_string()),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 fn parse_inputs(items: &[Value]) -> Result<Vec<InputDef>, String> {

@@ -34,6 +34,9 @@ pub async fn run_action(
             s.write(|tx| {
                 let set = actions(tx)?;
                 let def = invocation.action(&set, &name)?;
+                if let Some(message) = def.refusal(&user.user_name, &user.roles) {
+                    return Err(ApiError::forbidden(message));
+                }
                 let ctx = ActionContext {
                     user: user.ctx(),
                     now: Timestamp::now(),

@@ -14,7 +14,7 @@ use super::config::tables;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
 use crate::routes::params;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{Storage, StorageError, Tx};
 use crate::AppState;
 
 /// Lines of the feed are sent in chunks of about this size.
@@ -110,16 +110,32 @@ fn write_feed(
             scopes.push((table, query));
         }
         // The header announces every line the end line will count: records, and for an
-        // incremental feed the deletions too (the device checks the two agree).
+        // incremental feed the deletions too (the device checks the two agree). So the
+        // deletions are found first: records changed out of the scope and records deleted,
+        // named only when the user could have seen them.
         let mut total = 0u64;
+        let mut deletions: Vec<Vec<String>> = Vec::with_capacity(scopes.len());
         for (table, query) in &scopes {
+            let mut changed_away = Vec::new();
             tx.scan(table, after, &mut |record| {
-                total += u64::from(!full || query.matches(&record, ctx));
+                if query.matches(&record, ctx) {
+                    total += 1;
+                } else if !full {
+                    changed_away.push(record.sys_id().unwrap_or_default().to_string());
+                }
                 true
             })?;
             if !full {
-                tx.tombstones(table, after, &mut |_| total += 1)?;
+                tx.tombstones(table, after, &mut |sys_id| changed_away.push(sys_id))?;
             }
+            let mut gone = Vec::new();
+            for sys_id in changed_away {
+                if could_have_seen(tx, table, &sys_id, after, query, ctx)? {
+                    gone.push(sys_id);
+                }
+            }
+            total += gone.len() as u64;
+            deletions.push(gone);
         }
         let watermark = watermark.to_string();
         feed.line(FeedLineRef::Header {
@@ -128,7 +144,7 @@ fn write_feed(
             full,
         });
         let mut count = 0u64;
-        for (table, query) in &scopes {
+        for ((table, query), gone) in scopes.iter().zip(&deletions) {
             tx.scan(table, after, &mut |record| {
                 if query.matches(&record, ctx) {
                     count += 1;
@@ -136,22 +152,12 @@ fn write_feed(
                         table,
                         record: &record,
                     });
-                } else if !full {
-                    // Changed and out of scope: if the device has it, it must go.
-                    count += 1;
-                    let sys_id = record.sys_id().unwrap_or_default();
-                    feed.line(FeedLineRef::Delete { table, sys_id });
                 }
                 !feed.gone
             })?;
-            if !full {
-                tx.tombstones(table, after, &mut |sys_id| {
-                    count += 1;
-                    feed.line(FeedLineRef::Delete {
-                        table,
-                        sys_id: &sys_id,
-                    });
-                })?;
+            for sys_id in gone {
+                count += 1;
+                feed.line(FeedLineRef::Delete { table, sys_id });
             }
         }
         feed.line(FeedLineRef::End {
@@ -161,4 +167,23 @@ fn write_feed(
         feed.flush();
         Ok(())
     })
+}
+
+/// Whether the user could have seen a record that has left their scope or been deleted since
+/// `since`: some version of it since then was in the scope. A deletion line names only such
+/// records, so the feed never tells a user the ids of records they could not read. Changes that
+/// predate the change log are not known: those are named, as before the log existed.
+fn could_have_seen(
+    tx: &dyn Tx,
+    table: &str,
+    sys_id: &str,
+    since: i64,
+    query: &Query,
+    ctx: &QueryContext,
+) -> Result<bool, StorageError> {
+    let mut seen = false;
+    let known = tx.versions_since(table, sys_id, since, &mut |version| {
+        seen |= query.matches(&version, ctx);
+    })?;
+    Ok(seen || !known)
 }
