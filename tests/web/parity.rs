@@ -324,7 +324,12 @@ async fn the_worker_answers_alike_online_and_offline() {
              unavailable_offline), the instance refuses beth (403 forbidden)",
         ),
         // delete_draft is the dispatcher's: beth is refused alike, and nothing is queued.
-        Case::act("an action of another role", "delete_draft", refused, json!({})),
+        Case::act(
+            "an action of another role",
+            "delete_draft",
+            refused,
+            json!({}),
+        ),
         // Actions that succeed: queued offline first (the instance does not change), then
         // live on the same record.
         Case::act(
