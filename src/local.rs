@@ -21,6 +21,8 @@ use std::collections::BTreeSet;
 pub struct Actor {
     /// The signed-in user, for conditions and templates.
     pub user: QueryContext,
+    /// The user's roles, for the actions' `roles`.
+    pub roles: Vec<String>,
     /// The current time.
     pub now: Timestamp,
 }
@@ -54,6 +56,13 @@ pub fn plan_action(
     outbox: &mut Outbox,
 ) -> Result<LocalPlan, ApiError> {
     let def = invocation.action(actions, name)?;
+    // What the instance would refuse the user is not queued: 403, as live. (An online-only
+    // action is refused as unavailable offline, whoever asks, by the engine.)
+    if def.offline {
+        if let Some(message) = def.refusal(&actor.user.user_name, &actor.roles) {
+            return Err(ApiError::forbidden(message));
+        }
+    }
     let Invocation {
         table,
         sys_id,
@@ -288,7 +297,9 @@ mod tests {
              "steps": [{"mode": "both", "op": "create", "table": "incident",
                         "set": {"short_description": "${input.what}"}}]},
             {"name": "remove", "label": "Remove", "table": "wm_task", "offline": true,
-             "steps": [{"mode": "both", "op": "delete"}]}
+             "steps": [{"mode": "both", "op": "delete"}]},
+            {"name": "drop", "label": "Drop", "table": "wm_task", "offline": true,
+             "roles": ["dispatcher"], "steps": [{"mode": "both", "op": "delete"}]}
         ]))
         .unwrap()
     }
@@ -303,6 +314,7 @@ mod tests {
                 user_name: "beth.anglin".into(),
                 user_sys_id: "u1".into(),
             },
+            roles: vec!["technician".into()],
             now: Timestamp::from_unix(1_790_000_000),
         }
     }
@@ -344,6 +356,14 @@ mod tests {
         assert_eq!(plan.entry.base.mod_count, 2);
         assert_eq!(plan.entry.base.fields["state"], "assigned");
         assert_eq!(outbox.entries(), [plan.entry]);
+    }
+
+    #[test]
+    fn an_action_the_user_s_roles_may_not_run_is_forbidden_and_queues_nothing() {
+        let mut outbox = Outbox::new();
+        let e = plan("drop", Some(task("assigned")), &mut outbox).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (403, "forbidden"));
+        assert!(outbox.entries().is_empty());
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct Config {
     /// proxy in front of it; the instance itself speaks HTTP).
     #[arg(long, env = "OFFGRID_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// A client must send a request's headers within this many seconds, or its connection is
+    /// closed (slow clients cannot hold connections forever).
+    #[arg(long, env = "OFFGRID_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
 }
 
 impl Config {

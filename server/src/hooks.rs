@@ -31,6 +31,20 @@ impl Hooks for InstanceHooks {
     }
 }
 
+/// A record value as text for a one-line message: control characters (line breaks
+/// included) are shown escaped, so a value cannot forge another line.
+fn one_line(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Tells the dispatcher about a change to a task: a `sys_audit` record the dispatcher's
 /// views pick up (standing in for a notification).
 fn notify_dispatcher(
@@ -40,8 +54,8 @@ fn notify_dispatcher(
     ctx: &ActionContext,
 ) -> Result<(), String> {
     let user = &ctx.user.user_name;
-    let state = record.text("state").unwrap_or_default();
-    let assignee = record.text("assigned_to").unwrap_or_default();
+    let state = one_line(&record.text("state").unwrap_or_default());
+    let assignee = one_line(&record.text("assigned_to").unwrap_or_default());
     let mut audit = Record::new();
     audit.set("sys_id", new_sys_id());
     audit.set("table_name", table);
@@ -52,7 +66,7 @@ fn notify_dispatcher(
         "message",
         format!(
             "{user} changed {}: state {state}, assigned to {assignee}",
-            record_label(table, record)
+            one_line(&record_label(table, record))
         ),
     );
     audit.stamp_insert(user, ctx.now);

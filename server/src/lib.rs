@@ -171,19 +171,52 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
-    let task = tokio::spawn(async move {
-        // With the client's address, for throttling failed sign-ins per address.
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    let header_timeout = std::time::Duration::from_secs(config.header_read_timeout_secs);
+    let task = tokio::spawn(serve_connections(listener, app, header_timeout));
     Ok(Running {
         addr,
         demo_users,
         task,
     })
+}
+
+/// Accepts connections and serves each with hyper, as `axum::serve` does, plus what it cannot
+/// set: a header read timeout, so a client that never finishes its headers is cut off. Each
+/// request knows the client's address (for throttling failed sign-ins per address).
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: std::time::Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::Service as _;
+    let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            // Out of file descriptors and the like: wait a little rather than spin.
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(service) = make.call(remote).await;
+        let hyper_service = hyper::service::service_fn(move |request| {
+            let mut service = service.clone();
+            service.call(request)
+        });
+        tokio::spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            // A connection that fails or times out only ends itself.
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
+                .await;
+        });
+    }
 }
 
 /// Starts the instance, prints where it listens (and the demo users), and serves until the

@@ -21,6 +21,26 @@ pub struct User {
     pub roles: Value,
 }
 
+impl User {
+    /// The roles as names: the instance sends an array, older data may hold a
+    /// comma-separated string.
+    pub fn role_names(&self) -> Vec<String> {
+        match &self.roles {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            Value::String(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// The offline cache, as the status shows it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CacheStatus {

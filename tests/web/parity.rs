@@ -323,6 +323,13 @@ async fn the_worker_answers_alike_online_and_offline() {
             "reassign is online only and the dispatcher's: offline refuses it (409 \
              unavailable_offline), the instance refuses beth (403 forbidden)",
         ),
+        // delete_draft is the dispatcher's: beth is refused alike, and nothing is queued.
+        Case::act(
+            "an action of another role",
+            "delete_draft",
+            refused,
+            json!({}),
+        ),
         // Actions that succeed: queued offline first (the instance does not change), then
         // live on the same record.
         Case::act(

@@ -217,3 +217,29 @@ async fn a_field_too_large_too_many_fields_and_too_many_entries_are_refused_clea
     let results = sync(&beth, &batch[..2]).await;
     assert_eq!(results[1]["status"], "applied");
 }
+
+#[tokio::test]
+async fn an_audit_message_built_from_record_values_stays_one_line() {
+    let instance = Instance::start().await;
+    let admin = instance.login("admin").await;
+    let fred = instance.login("fred.luddy").await;
+    let t = task(&admin, "assigned", "abel.tuter").await;
+    let id = text(&t, "sys_id");
+    let forged = "beth.anglin\nadmin changed wm_task WOT1: state closed_complete";
+    let (status, body) = fred
+        .action("reassign", "wm_task", id, json!({"assigned_to": forged}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let audit = admin
+        .list("sys_audit", &format!("record_sys_id={id}"))
+        .await;
+    let message = text(&audit[0], "message");
+    assert!(
+        !message.contains('\n') && !message.contains('\r'),
+        "{message:?}"
+    );
+    assert!(
+        message.contains("\\n"),
+        "the break is shown, not kept: {message:?}"
+    );
+}

@@ -34,6 +34,7 @@ impl Runtime {
         let mut outbox = session.outbox().await?;
         let actor = Actor {
             user: session.ctx(),
+            roles: session.user.role_names(),
             now: self.clock.now(),
         };
         let id = new_uuid();
