@@ -21,7 +21,7 @@ use crate::auth::{scope, CurrentUser, USER_TABLE};
 use crate::config_keys;
 use crate::error::ApiError;
 use crate::hooks::AUDIT_TABLE;
-use crate::storage::{all, Tx};
+use crate::storage::Tx;
 
 /// The tables users other than the admin may write.
 const FIELD_TABLES: [&str; 2] = ["wm_task", "incident"];
@@ -237,15 +237,31 @@ impl Reader {
         }
     }
 
-    /// The records of `table` the user may read, in `sys_id` order.
-    pub fn all(&self, tx: &dyn Tx, table: &str) -> Result<Vec<Record>, ApiError> {
-        let mut out = Vec::new();
-        for record in all(tx, table)? {
-            if self.may_read(tx, table, &record)? {
-                out.push(record);
-            }
-        }
-        Ok(out)
+    /// Calls `each` with every record of `table` the user may read, in `sys_id` order, as the
+    /// table is read: a list holds only what it keeps, never the whole table.
+    pub fn scan(
+        &self,
+        tx: &dyn Tx,
+        table: &str,
+        mut each: impl FnMut(Record),
+    ) -> Result<(), ApiError> {
+        let mut failure = None;
+        tx.scan(
+            table,
+            -1,
+            &mut |record| match self.may_read(tx, table, &record) {
+                Ok(true) => {
+                    each(record);
+                    true
+                }
+                Ok(false) => true,
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            },
+        )?;
+        failure.map_or(Ok(()), Err)
     }
 }
 

@@ -171,16 +171,6 @@ pub struct Session {
     pub last_seen: i64,
 }
 
-/// Every record of a table, in `sys_id` order.
-pub fn all(tx: &dyn Tx, table: &str) -> Result<Vec<Record>, StorageError> {
-    let mut out = Vec::new();
-    tx.scan(table, -1, &mut |record| {
-        out.push(record);
-        true
-    })?;
-    Ok(out)
-}
-
 /// The first record of a table whose `field` has the text `value`.
 pub fn find_by(
     tx: &dyn Tx,

@@ -85,16 +85,80 @@ impl ListParams {
     /// The page of `records` these parameters select. `records` come in `sys_id` order (the
     /// order among ties of any ORDERBY); the total counts every match before paging.
     pub fn page(&self, records: impl IntoIterator<Item = Record>, ctx: &QueryContext) -> Page {
-        let selected = self.query.select(records, ctx);
-        let total = selected.len();
-        let result = selected
+        let mut pager = self.pager(ctx);
+        for record in records {
+            pager.offer(record);
+        }
+        pager.finish()
+    }
+
+    /// A pager to offer records one at a time (in `sys_id` order), for a store that reads
+    /// them as a stream: it counts every match but keeps at most `offset + limit` of them, so
+    /// answering one page never holds the whole table.
+    pub fn pager<'a>(&'a self, ctx: &'a QueryContext) -> Pager<'a> {
+        Pager {
+            params: self,
+            ctx,
+            total: 0,
+            kept: Vec::new(),
+        }
+    }
+}
+
+/// Selects a page from records offered one at a time ([`ListParams::pager`]).
+pub struct Pager<'a> {
+    params: &'a ListParams,
+    ctx: &'a QueryContext,
+    total: usize,
+    /// Without ORDERBY: the page itself. With ORDERBY: the first `offset + limit` matches in
+    /// order so far, ties in the order they came.
+    kept: Vec<Record>,
+}
+
+impl Pager<'_> {
+    /// Considers one record.
+    pub fn offer(&mut self, record: Record) {
+        let params = self.params;
+        if !params.query.matches(&record, self.ctx) {
+            return;
+        }
+        let index = self.total;
+        self.total += 1;
+        let wanted = params.offset.saturating_add(params.limit);
+        if !params.query.has_order() {
+            if index >= params.offset && index < wanted {
+                self.kept.push(record);
+            }
+            return;
+        }
+        // After every kept record that sorts before or with it: ties keep their arrival order,
+        // as a stable sort would.
+        let at = self
+            .kept
+            .partition_point(|k| params.query.compare(k, &record).is_le());
+        if at < wanted {
+            self.kept.insert(at, record);
+            self.kept.truncate(wanted);
+        }
+    }
+
+    /// The page: the total of matches and the asked slice, projected to the asked fields.
+    pub fn finish(self) -> Page {
+        let params = self.params;
+        let skip = if params.query.has_order() {
+            params.offset
+        } else {
+            0
+        };
+        let result = self
+            .kept
             .into_iter()
-            .skip(self.offset)
-            .take(self.limit)
-            .map(|r| project(r, self.fields.as_deref()))
+            .skip(skip)
+            .take(params.limit)
+            .map(|r| project(r, params.fields.as_deref()))
             .collect();
         Page {
-            total,
+            total: self.total,
             body: ListAnswer { result },
         }
     }
@@ -190,6 +254,46 @@ mod tests {
         let page = parse(&[]).unwrap().page(records(), &ctx());
         assert_eq!(page.total, 5);
         assert_eq!(page.body.result[0]["number"], "T1");
+    }
+
+    #[test]
+    fn the_pager_gives_what_sorting_everything_would_for_every_slice() {
+        // Priorities with ties, so the order among equals (sys_id) matters.
+        let records: Vec<Record> = (0..40)
+            .map(|n| {
+                Record::from_value(json!({
+                    "sys_id": format!("{n:032x}"), "priority": n % 4, "state": if n % 3 == 0 { "a" } else { "b" },
+                }))
+                .unwrap()
+            })
+            .collect();
+        for query in [
+            "ORDERBYpriority",
+            "ORDERBYDESCpriority",
+            "state=b^ORDERBYpriority",
+            "state=b",
+            "",
+        ] {
+            for (offset, limit) in [(0, 5), (3, 7), (10, 100), (39, 1), (50, 5), (0, 0)] {
+                let (offset, limit) = (offset.to_string(), limit.to_string());
+                let params = parse(&[
+                    ("sysparm_query", query),
+                    ("sysparm_offset", &offset),
+                    ("sysparm_limit", &limit),
+                ])
+                .unwrap();
+                let all = params.query.select(records.clone(), &ctx());
+                let expected: Vec<Value> = all
+                    .iter()
+                    .skip(params.offset)
+                    .take(params.limit)
+                    .map(|r| r.clone().into_value())
+                    .collect();
+                let page = params.page(records.clone(), &ctx());
+                assert_eq!(page.total, all.len(), "{query} {offset} {limit}");
+                assert_eq!(page.body.result, expected, "{query} {offset} {limit}");
+            }
+        }
     }
 
     #[test]

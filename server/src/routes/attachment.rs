@@ -106,8 +106,14 @@ pub async fn list(
     let records = state
         .blocking(move |s| {
             s.read(|tx| {
-                let readable = Reader::of(tx, &user)?.all(tx, ATTACHMENT_TABLE)?;
-                Ok::<_, ApiError>(query.select(readable, &ctx))
+                let mut matches = Vec::new();
+                Reader::of(tx, &user)?.scan(tx, ATTACHMENT_TABLE, |record| {
+                    if query.matches(&record, &ctx) {
+                        matches.push(record);
+                    }
+                })?;
+                query.sort(&mut matches);
+                Ok::<_, ApiError>(matches)
             })
         })
         .await?;

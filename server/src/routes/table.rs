@@ -35,8 +35,9 @@ pub async fn list(
     let page = state
         .blocking(move |s| {
             s.read(|tx| {
-                let readable = Reader::of(tx, &user)?.all(tx, &table)?;
-                Ok::<_, ApiError>(list.page(readable, &ctx))
+                let mut pager = list.pager(&ctx);
+                Reader::of(tx, &user)?.scan(tx, &table, |record| pager.offer(record))?;
+                Ok::<_, ApiError>(pager.finish())
             })
         })
         .await?;
