@@ -210,7 +210,8 @@ async fn serve_connections(
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(header_timeout)
+                .max_buf_size(routes::READ_BUFFER_BYTES);
             // A connection that fails or times out only ends itself.
             let _ = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
@@ -278,7 +279,8 @@ fn router(config: &Config, state: AppState) -> Result<Router, StartError> {
         .with_state(state);
     let mut app = api
         .nest_service("/pkg", ServeDir::new(&config.pkg))
-        .fallback_service(ServeDir::new(&config.www));
+        .fallback_service(ServeDir::new(&config.www))
+        .layer(axum::middleware::from_fn(routes::limits));
     if let Some(origin) = &config.cors_origin {
         let origin =
             HeaderValue::from_str(origin).map_err(|_| StartError::CorsOrigin(origin.clone()))?;

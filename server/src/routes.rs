@@ -7,9 +7,10 @@ pub mod table;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::Query as Params;
+use axum::extract::{Query as Params, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -47,6 +48,39 @@ pub async fn envelope(response: Response) -> Response {
         s => ApiError::new(s, "internal", text),
     };
     HttpError(error).into_response()
+}
+
+/// The longest URL (path and query) the instance reads.
+pub const MAX_URL_BYTES: usize = 16 * 1024;
+/// The largest header block (names and values) the instance reads.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// hyper's read buffer: room for a request head over both limits, so such a request reaches
+/// [`limits`] and is refused in the envelope rather than by hyper's bare 431. Only a head
+/// larger than this is cut off by hyper itself.
+pub const READ_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Refuses an over-long URL (414) or header block (431) in the envelope, before any route.
+pub async fn limits(request: Request, next: Next) -> Response {
+    let url = request.uri().to_string().len();
+    if url > MAX_URL_BYTES {
+        return HttpError(ApiError::uri_too_long(format!(
+            "the URL is {url} bytes; the instance reads at most {MAX_URL_BYTES}"
+        )))
+        .into_response();
+    }
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return HttpError(ApiError::headers_too_large(format!(
+            "the request's headers are {headers} bytes; the instance reads at most \
+             {MAX_HEADER_BYTES}"
+        )))
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// A request body, or 413 when it is over the limit.

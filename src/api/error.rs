@@ -101,6 +101,16 @@ impl ApiError {
         Self::new(405u16, "method_not_allowed", message)
     }
 
+    /// 414 `uri_too_long`: the request's URL is longer than the instance reads.
+    pub fn uri_too_long(message: impl Into<String>) -> Self {
+        Self::new(414u16, "uri_too_long", message)
+    }
+
+    /// 431 `headers_too_large`: the request's headers are larger than the instance reads.
+    pub fn headers_too_large(message: impl Into<String>) -> Self {
+        Self::new(431u16, "headers_too_large", message)
+    }
+
     /// 422 `too_many_fields`: a record with more fields than the instance accepts.
     pub fn too_many_fields(message: impl Into<String>) -> Self {
         Self::new(422u16, "too_many_fields", message)

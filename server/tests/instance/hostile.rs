@@ -126,6 +126,36 @@ async fn every_error_is_the_json_envelope() {
 }
 
 #[tokio::test]
+async fn an_over_long_url_or_header_block_is_refused_in_the_envelope() {
+    let instance = Instance::start().await;
+    let admin = instance.login("admin").await;
+    let long_query = format!(
+        "/api/now/table/wm_task?sysparm_query=number={}",
+        "9".repeat(20_000)
+    );
+    let response = admin
+        .client
+        .get(admin.url(&long_query))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 414);
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "uri_too_long", "{body}");
+
+    let mut request = admin
+        .client
+        .get(admin.url("/api/now/table/wm_task?sysparm_limit=1"));
+    for n in 0..10 {
+        request = request.header(format!("x-padding-{n}"), "p".repeat(8_000));
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 431);
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "headers_too_large", "{body}");
+}
+
+#[tokio::test]
 async fn the_basic_scheme_is_case_insensitive() {
     let instance = Instance::start().await;
     let token = base64::engine::general_purpose::STANDARD.encode("admin:admin");
