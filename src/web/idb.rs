@@ -32,14 +32,16 @@
 mod cache;
 mod codec;
 mod error;
+mod files;
 mod kv;
 mod lease;
 mod outbox;
 mod schema;
+mod writes;
 
 pub use cache::{CacheMeta, Staging};
 pub use error::DbError;
-pub use kv::{blob_bytes, blob_from_bytes};
+pub use files::{blob_bytes, blob_from_bytes};
 pub use outbox::{LocalChanges, RemoveError};
 pub use schema::SCHEMA_VERSION;
 
@@ -50,6 +52,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{
     Transaction, TransactionDurability, TransactionMode, TransactionOptions,
 };
+use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 /// An open connection to one user's database.
@@ -61,6 +64,8 @@ pub struct LocalDb {
     db: Database,
     /// Kept alive while the connection is: the database calls it on `versionchange`.
     _on_versionchange: Closure<dyn FnMut()>,
+    /// How files are stored, once the engine has been asked ([`files`]).
+    file_form: Cell<Option<files::FileForm>>,
 }
 
 impl LocalDb {
@@ -95,6 +100,7 @@ impl LocalDb {
         Ok(LocalDb {
             db,
             _on_versionchange: on_versionchange,
+            file_form: Cell::new(None),
         })
     }
 
