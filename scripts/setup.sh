@@ -44,8 +44,9 @@ if [ ${#packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${packages[@]}"
 fi
 
-# Firefox's WebDriver is not packaged by Debian; crates.io has it (about 2 minutes).
-if ! command -v geckodriver >/dev/null 2>&1; then
+# Firefox's WebDriver is not packaged by Debian; crates.io has it (about 2 minutes). Checked by
+# its path: npm's `geckodriver` wrapper in node_modules/.bin only downloads one at run time.
+if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/geckodriver" ]; then
   say "installing geckodriver (a few minutes)"
   cargo install geckodriver --locked
 fi
