@@ -9,6 +9,7 @@ export CARGO_TERM_COLOR ?= never
 export WASM_BINDGEN_TEST_TIMEOUT ?= 300
 
 WASM_TESTS := --test web_worker --test web_page
+WASM_ENGINES ?= chromium firefox webkit
 # The worker tests fix the clock and force the network through hooks the shipped build
 # (`make build`, `make demo`) does not have; wasm-pack passes these options on to cargo.
 TEST_HOOKS := --features test-hooks
@@ -39,9 +40,11 @@ lint:
 native-test:
 	cargo test --workspace
 
-## wasm-test: the core's wasm tests in headless Chromium, in a service worker and in a page
+## wasm-test: the core's wasm tests (in a service worker and in a page) in headless Chromium,
+## Firefox and WebKitGTK, one engine after the other (each against its own instance, on the
+## same ports); `make wasm-test WASM_ENGINES=firefox` runs one
 wasm-test: setup
-	scripts/with-instance.sh wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) . $(TEST_HOOKS) $(WASM_TESTS)
+	@for engine in $(WASM_ENGINES); do scripts/wasm-test.sh $$engine . $(TEST_HOOKS) $(WASM_TESTS) || exit 1; done
 
 ## e2e: the app and its service worker in Chromium, Firefox and WebKitGTK against a real
 ## instance. It needs the test hooks (the runtime's network is forced, since WebDriver cannot

@@ -27,18 +27,39 @@ if ! command -v wasm-bindgen >/dev/null 2>&1 \
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v curl >/dev/null 2>&1; then
-  say "installing Chromium, ChromeDriver and curl from Debian"
+# The browsers the wasm and end-to-end suites run in, from Debian: Chromium and ChromeDriver,
+# Firefox ESR, WebKitGTK's WebDriver (with its MiniBrowser) and Xvfb (MiniBrowser has no
+# headless mode), in one apt-get run for whatever is missing.
+packages=()
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
+command -v curl >/dev/null 2>&1 || packages+=(curl)
+[ -x /usr/bin/firefox-esr ] || packages+=(firefox-esr)
+[ -x /usr/bin/WebKitWebDriver ] || packages+=(webkit2gtk-driver)
+[ -x /usr/bin/Xvfb ] || packages+=(xvfb)
+if [ ${#packages[@]} -gt 0 ]; then
+  say "installing ${packages[*]} from Debian"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium chromium-driver curl
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${packages[@]}"
+fi
+
+# Firefox's WebDriver is not packaged by Debian; crates.io has it (about 2 minutes). Checked by
+# its path: npm's `geckodriver` wrapper in node_modules/.bin only downloads one at run time.
+if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/geckodriver" ]; then
+  say "installing geckodriver (a few minutes)"
+  cargo install geckodriver --locked
 fi
 
 if [ -f package.json ]; then
   if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] \
+    || [ ! -d node_modules/webdriverio ] \
     || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (binaryen, playwright-core)"
-    npm ci --no-audit --no-fund
+    # --ignore-scripts: webdriverio brings npm's geckodriver and edgedriver packages, whose
+    # install scripts download drivers from GitHub (unreachable here, and not used: the drivers
+    # come from Debian and crates.io). binaryen and playwright-core have no install scripts.
+    say "installing npm packages (binaryen, playwright-core, webdriverio)"
+    npm ci --ignore-scripts --no-audit --no-fund
   fi
 fi
 say "toolchain ready"

@@ -10,7 +10,7 @@
 //! | `outbox` | `id` | an outbox [`Entry`](crate::outbox::Entry); unique index `seq` |
 //! | `shadow` | `["table","sys_id"]` | `{table, sys_id, record}`: the instance's version before the first local change |
 //! | `drafts` | draft key | JSON |
-//! | `blobs` | sha-256 hex | a `Blob` |
+//! | `blobs` | sha-256 hex | a `Blob`, or `{type, bytes}` where the engine cannot store one |
 //! | `meta` | name | JSON (the live area, the cache's metadata, the sync lease, settings, ...) |
 //!
 //! **Two record areas.** The cache lives in one of two areas; `meta` says which. A download
@@ -19,8 +19,9 @@
 //! abandoned leaves the live cache as it was (SPEC 6).
 //!
 //! **Transactions.** `indexed_db_futures` rolls a transaction back unless it is committed, and
-//! sends a request when it is built: each write here builds its whole batch of requests, then
-//! commits once. Outbox writes use strict durability, so a change the user made is on disk
+//! sends a request when it is built: each write here builds its whole batch of requests, waits
+//! for each, and commits once all succeeded, aborting on the first refusal (`writes.rs`: engines
+//! differ on what a refused request does to a transaction already asked to commit). Outbox writes use strict durability, so a change the user made is on disk
 //! before the call returns. A local action's record changes, its files' bytes and its outbox
 //! entry are written in one transaction ([`LocalDb::commit_local_action`]), so a crash never
 //! leaves one without the others.
@@ -32,14 +33,16 @@
 mod cache;
 mod codec;
 mod error;
+mod files;
 mod kv;
 mod lease;
 mod outbox;
 mod schema;
+mod writes;
 
 pub use cache::{CacheMeta, Staging};
 pub use error::DbError;
-pub use kv::{blob_bytes, blob_from_bytes};
+pub use files::{blob_bytes, blob_from_bytes};
 pub use outbox::{LocalChanges, RemoveError};
 pub use schema::SCHEMA_VERSION;
 
@@ -50,6 +53,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{
     Transaction, TransactionDurability, TransactionMode, TransactionOptions,
 };
+use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 /// An open connection to one user's database.
@@ -61,6 +65,8 @@ pub struct LocalDb {
     db: Database,
     /// Kept alive while the connection is: the database calls it on `versionchange`.
     _on_versionchange: Closure<dyn FnMut()>,
+    /// How files are stored, once the engine has been asked ([`files`]).
+    file_form: Cell<Option<files::FileForm>>,
 }
 
 impl LocalDb {
@@ -95,6 +101,7 @@ impl LocalDb {
         Ok(LocalDb {
             db,
             _on_versionchange: on_versionchange,
+            file_form: Cell::new(None),
         })
     }
 

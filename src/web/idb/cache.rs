@@ -15,6 +15,7 @@
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
 use super::schema::{AREA_0, AREA_1, BY_TABLE, META};
+use super::writes::Writes;
 use super::LocalDb;
 use crate::record::{Record, Timestamp};
 use indexed_db_futures::prelude::*;
@@ -156,11 +157,11 @@ impl LocalDb {
         let tx = self.write(&AREA_STORES, OP)?;
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
-        let mut requests = Vec::with_capacity(values.len());
+        let mut writes = Writes::new();
         for value in values {
-            requests.push(store.put(value).primitive().op(OP)?);
+            writes.push(store.put(value).primitive().op(OP)?);
         }
-        tx.commit().await.op(OP)
+        writes.commit(tx, OP).await
     }
 
     /// Deletes a record from the live area (nothing happens when it is not cached).
@@ -169,8 +170,9 @@ impl LocalDb {
         let tx = self.write(&AREA_STORES, OP)?;
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
-        let _request = store.delete(record_key(table, sys_id)).primitive().op(OP)?;
-        tx.commit().await.op(OP)
+        let mut writes = Writes::new();
+        writes.push(store.delete(record_key(table, sys_id)).primitive().op(OP)?);
+        writes.commit(tx, OP).await
     }
 
     /// How many records the live area holds, over all tables.
@@ -188,16 +190,17 @@ impl LocalDb {
     pub async fn clear_cache(&self) -> Result<(), DbError> {
         const OP: &str = "delete the offline cache";
         let tx = self.write(&AREA_STORES, OP)?;
-        let _requests = [
-            tx.object_store(AREA_0).op(OP)?.clear().op(OP)?,
-            tx.object_store(AREA_1).op(OP)?.clear().op(OP)?,
+        let mut writes = Writes::new();
+        writes.push(tx.object_store(AREA_0).op(OP)?.clear().op(OP)?);
+        writes.push(tx.object_store(AREA_1).op(OP)?.clear().op(OP)?);
+        writes.push(
             tx.object_store(META)
                 .op(OP)?
                 .delete(CACHE_KEY)
                 .primitive()
                 .op(OP)?,
-        ];
-        tx.commit().await.op(OP)
+        );
+        writes.commit(tx, OP).await
     }
 
     /// The live cache's metadata, `None` when no download was swapped in (or the cache was
@@ -215,8 +218,9 @@ impl LocalDb {
         const OP: &str = "prepare a cache download";
         let tx = self.write(&AREA_STORES, OP)?;
         let area = live_area(&tx, OP).await?.other();
-        let _request = tx.object_store(area.store()).op(OP)?.clear().op(OP)?;
-        tx.commit().await.op(OP)?;
+        let mut writes = Writes::new();
+        writes.push(tx.object_store(area.store()).op(OP)?.clear().op(OP)?);
+        writes.commit(tx, OP).await?;
         Ok(Staging { db: self, area })
     }
 
@@ -228,7 +232,8 @@ impl LocalDb {
         let live = live_area(&tx, OP).await?;
         let area = live.other();
         let staging = tx.object_store(area.store()).op(OP)?;
-        let _clear = staging.clear().op(OP)?;
+        let mut writes = Writes::new();
+        writes.push(staging.clear().op(OP)?);
         let records = tx
             .object_store(live.store())
             .op(OP)?
@@ -238,11 +243,10 @@ impl LocalDb {
             .await
             .op(OP)?;
         // The stored values are copied as they are: no trip through Rust.
-        let mut requests = Vec::with_capacity(records.len());
         for value in records {
-            requests.push(staging.put(value.op(OP)?).primitive().op(OP)?);
+            writes.push(staging.put(value.op(OP)?).primitive().op(OP)?);
         }
-        tx.commit().await.op(OP)?;
+        writes.commit(tx, OP).await?;
         Ok(Staging { db: self, area })
     }
 
@@ -265,28 +269,33 @@ impl LocalDb {
             });
         }
         let store = tx.object_store(META).op(OP)?;
-        let _requests = [
+        let mut writes = Writes::new();
+        writes.push(
             store
                 .put(staging.area.store())
                 .with_key(AREA_KEY)
                 .primitive()
                 .op(OP)?,
+        );
+        writes.push(
             store
                 .put(to_js(OP, meta)?)
                 .with_key(CACHE_KEY)
                 .primitive()
                 .op(OP)?,
-        ];
-        tx.commit().await.op(OP)?;
+        );
+        writes.commit(tx, OP).await?;
 
         const CLEAR_OP: &str = "empty the previous cache";
         let tx = self.write(&[live.store()], CLEAR_OP)?;
-        let _request = tx
-            .object_store(live.store())
-            .op(CLEAR_OP)?
-            .clear()
-            .op(CLEAR_OP)?;
-        tx.commit().await.op(CLEAR_OP)
+        let mut writes = Writes::new();
+        writes.push(
+            tx.object_store(live.store())
+                .op(CLEAR_OP)?
+                .clear()
+                .op(CLEAR_OP)?,
+        );
+        writes.commit(tx, CLEAR_OP).await
     }
 }
 
@@ -309,11 +318,11 @@ impl Staging<'_> {
         let store_name = self.area.store();
         let tx = self.db.write(&[store_name], OP)?;
         let store = tx.object_store(store_name).op(OP)?;
-        let mut requests = Vec::with_capacity(values.len());
+        let mut writes = Writes::new();
         for value in values {
-            requests.push(store.put(value).primitive().op(OP)?);
+            writes.push(store.put(value).primitive().op(OP)?);
         }
-        tx.commit().await.op(OP)
+        writes.commit(tx, OP).await
     }
 
     /// Deletes a record from the staged area (an incremental download's deletion).
@@ -321,12 +330,14 @@ impl Staging<'_> {
         const OP: &str = "apply a downloaded deletion";
         let store_name = self.area.store();
         let tx = self.db.write(&[store_name], OP)?;
-        let _request = tx
-            .object_store(store_name)
-            .op(OP)?
-            .delete(record_key(table, sys_id))
-            .primitive()
-            .op(OP)?;
-        tx.commit().await.op(OP)
+        let mut writes = Writes::new();
+        writes.push(
+            tx.object_store(store_name)
+                .op(OP)?
+                .delete(record_key(table, sys_id))
+                .primitive()
+                .op(OP)?,
+        );
+        writes.commit(tx, OP).await
     }
 }

@@ -3,18 +3,17 @@
 use super::cache::{AREA_KEY, CACHE_KEY};
 use super::codec::{from_js, to_js};
 use super::error::{DbError, OrDbError};
+use super::files::{read_file, stored_file};
 use super::lease::LEASE_KEY;
 use super::schema::{BLOBS, DRAFTS, META};
+use super::writes::Writes;
 use super::LocalDb;
-use crate::web::transport::js_text;
 use indexed_db_futures::prelude::*;
-use js_sys::{Array, Uint8Array};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, BlobPropertyBag};
+use wasm_bindgen::JsValue;
+use web_sys::Blob;
 
 /// `meta` keys the store manages itself; [`LocalDb::put_meta`] and friends refuse them, so a
 /// caller cannot break the cache swap or the sync lease by accident.
@@ -28,29 +27,6 @@ fn check_meta_key(op: &'static str, key: &str) -> Result<(), DbError> {
         });
     }
     Ok(())
-}
-
-/// A `Blob` holding `bytes`, typed `content_type`: the form in which
-/// [`LocalDb::put_blob`] and [`LocalDb::commit_local_action`] keep a file.
-pub fn blob_from_bytes(bytes: &[u8], content_type: &str) -> Result<Blob, DbError> {
-    let parts = Array::of1(&Uint8Array::from(bytes));
-    let options = BlobPropertyBag::new();
-    options.set_type(content_type);
-    Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| DbError::Encode {
-        op: "keep an attachment's bytes",
-        message: js_text(&e),
-    })
-}
-
-/// The bytes a `Blob` holds.
-pub async fn blob_bytes(blob: &Blob) -> Result<Vec<u8>, DbError> {
-    let buffer = JsFuture::from(blob.array_buffer())
-        .await
-        .map_err(|e| DbError::Idb {
-            op: "read an attachment's bytes",
-            message: js_text(&e),
-        })?;
-    Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 impl LocalDb {
@@ -82,26 +58,30 @@ impl LocalDb {
         op: &'static str,
     ) -> Result<(), DbError> {
         let tx = self.write(&[store], op)?;
-        let _request = tx
-            .object_store(store)
-            .op(op)?
-            .put(value)
-            .with_key(key)
-            .primitive()
-            .op(op)?;
-        tx.commit().await.op(op)
+        let mut writes = Writes::new();
+        writes.push(
+            tx.object_store(store)
+                .op(op)?
+                .put(value)
+                .with_key(key)
+                .primitive()
+                .op(op)?,
+        );
+        writes.commit(tx, op).await
     }
 
     /// Deletes a value by key (nothing happens when there is none).
     async fn delete_value(&self, store: &str, key: &str, op: &'static str) -> Result<(), DbError> {
         let tx = self.write(&[store], op)?;
-        let _request = tx
-            .object_store(store)
-            .op(op)?
-            .delete(key)
-            .primitive()
-            .op(op)?;
-        tx.commit().await.op(op)
+        let mut writes = Writes::new();
+        writes.push(
+            tx.object_store(store)
+                .op(op)?
+                .delete(key)
+                .primitive()
+                .op(op)?,
+        );
+        writes.commit(tx, op).await
     }
 
     /// A form's saved progress, `None` when there is none.
@@ -124,10 +104,12 @@ impl LocalDb {
         self.delete_value(DRAFTS, key, "delete a draft").await
     }
 
-    /// Stores an attachment's bytes as a `Blob` under their sha-256 hex (the browser keeps a
-    /// Blob as bytes; no base64 in storage).
+    /// Stores an attachment's bytes under their sha-256 hex, as a `Blob` where the engine can
+    /// (the browser keeps a Blob as bytes; no base64 in storage) and as its bytes and content
+    /// type where it cannot.
     pub async fn put_blob(&self, hash: &str, blob: &Blob) -> Result<(), DbError> {
-        self.put_value(BLOBS, hash, blob.into(), "save an attachment's bytes")
+        let value = stored_file(blob, self.file_form().await).await?;
+        self.put_value(BLOBS, hash, value, "save an attachment's bytes")
             .await
     }
 
@@ -136,12 +118,7 @@ impl LocalDb {
         const OP: &str = "read an attachment's bytes";
         self.get_value(BLOBS, hash, OP)
             .await?
-            .map(|js| {
-                js.dyn_into::<Blob>().map_err(|_| DbError::Decode {
-                    op: OP,
-                    message: format!("the value stored for {hash} is not a Blob"),
-                })
-            })
+            .map(|js| read_file(OP, hash, js))
             .transpose()
     }
 

@@ -7,6 +7,7 @@
 use super::codec::{from_js, to_js};
 use super::error::{DbError, OrDbError};
 use super::schema::META;
+use super::writes::Writes;
 use super::LocalDb;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
@@ -54,12 +55,15 @@ impl LocalDb {
             holder: holder.to_string(),
             expires_at_ms: now_ms + ttl_ms,
         };
-        let _request = store
-            .put(to_js(OP, &lease)?)
-            .with_key(LEASE_KEY)
-            .primitive()
-            .op(OP)?;
-        tx.commit().await.op(OP)?;
+        let mut writes = Writes::new();
+        writes.push(
+            store
+                .put(to_js(OP, &lease)?)
+                .with_key(LEASE_KEY)
+                .primitive()
+                .op(OP)?,
+        );
+        writes.commit(tx, OP).await?;
         Ok(true)
     }
 
@@ -73,8 +77,9 @@ impl LocalDb {
             .and_then(|js| from_js::<Lease>(OP, js).ok())
             .is_some_and(|lease| lease.holder == holder);
         if held {
-            let _request = store.delete(LEASE_KEY).primitive().op(OP)?;
-            tx.commit().await.op(OP)?;
+            let mut writes = Writes::new();
+            writes.push(store.delete(LEASE_KEY).primitive().op(OP)?);
+            writes.commit(tx, OP).await?;
         }
         Ok(())
     }

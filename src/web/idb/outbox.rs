@@ -3,8 +3,10 @@
 use super::cache::live_area;
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
+use super::files::stored_file;
 use super::lease::lease_held;
 use super::schema::{AREA_0, AREA_1, BLOBS, BY_SEQ, META, OUTBOX, SHADOW};
+use super::writes::Writes;
 use super::LocalDb;
 use crate::outbox::{Entry, EntryState, OutboxError, TransitionError};
 use crate::record::Record;
@@ -74,14 +76,14 @@ impl LocalDb {
             .collect::<Result<Vec<_>, _>>()?;
         let tx = self.write_strict(&[OUTBOX], OP)?;
         let store = tx.object_store(OUTBOX).op(OP)?;
-        let mut requests = Vec::with_capacity(values.len() + removed.len());
+        let mut writes = Writes::new();
         for id in removed {
-            requests.push(store.delete(id.as_str()).primitive().op(OP)?);
+            writes.push(store.delete(id.as_str()).primitive().op(OP)?);
         }
         for value in values {
-            requests.push(store.put(value).primitive().op(OP)?);
+            writes.push(store.put(value).primitive().op(OP)?);
         }
-        tx.commit().await.op(OP)
+        writes.commit(tx, OP).await
     }
 
     /// Removes entry `id` and writes `settled` (the other entries of its record, unblocked
@@ -126,12 +128,12 @@ impl LocalDb {
             }
             EntryState::Failed | EntryState::Blocked => {}
         }
-        let mut requests = Vec::with_capacity(values.len() + 1);
-        requests.push(store.delete(id).primitive().op(OP)?);
+        let mut writes = Writes::new();
+        writes.push(store.delete(id).primitive().op(OP)?);
         for value in values {
-            requests.push(store.put(value).primitive().op(OP)?);
+            writes.push(store.put(value).primitive().op(OP)?);
         }
-        tx.commit().await.op(OP)?;
+        writes.commit(tx, OP).await?;
         Ok(())
     }
 
@@ -155,6 +157,14 @@ impl LocalDb {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let entry = to_js(OP, &changes.entry)?;
+        // The files' bytes are read before the transaction opens: it cannot wait for them.
+        let mut files = Vec::with_capacity(changes.blobs.len());
+        if !changes.blobs.is_empty() {
+            let form = self.file_form().await;
+            for (hash, blob) in &changes.blobs {
+                files.push((hash.as_str(), stored_file(blob, form).await?));
+            }
+        }
 
         let tx = self.write_strict(&[META, AREA_0, AREA_1, SHADOW, BLOBS, OUTBOX], OP)?;
         let area = live_area(&tx, OP).await?;
@@ -177,36 +187,29 @@ impl LocalDb {
         let records = tx.object_store(area.store()).op(OP)?;
         let outbox = tx.object_store(OUTBOX).op(OP)?;
         let blobs = tx.object_store(BLOBS).op(OP)?;
-        let mut requests = Vec::new();
+        let mut writes = Writes::new();
         for ((_, value), absent) in shadows.into_iter().zip(absent) {
             if absent {
-                requests.push(shadow_store.put(value).primitive().op(OP)?);
+                writes.push(shadow_store.put(value).primitive().op(OP)?);
             }
         }
         for value in puts {
-            requests.push(records.put(value).primitive().op(OP)?);
+            writes.push(records.put(value).primitive().op(OP)?);
         }
         for (table, sys_id) in &changes.deletes {
-            requests.push(
+            writes.push(
                 records
                     .delete(record_key(table, sys_id))
                     .primitive()
                     .op(OP)?,
             );
         }
-        let mut blob_requests = Vec::with_capacity(changes.blobs.len());
-        for (hash, blob) in &changes.blobs {
+        for (hash, file) in files {
             // Keyed by content: the same file queued twice is stored once.
-            blob_requests.push(
-                blobs
-                    .put(JsValue::from(blob))
-                    .with_key(hash.as_str())
-                    .primitive()
-                    .op(OP)?,
-            );
+            writes.push(blobs.put(file).with_key(hash).primitive().op(OP)?);
         }
-        requests.push(outbox.add(entry).primitive().op(OP)?);
-        tx.commit().await.op(OP)
+        writes.push(outbox.add(entry).primitive().op(OP)?);
+        writes.commit(tx, OP).await
     }
 
     /// Deletes the stored files no outbox entry refers to any more (their entries were applied
@@ -249,11 +252,11 @@ impl LocalDb {
                 }
             }
         }
-        let mut requests = Vec::with_capacity(unneeded.len());
+        let mut writes = Writes::new();
         for hash in &unneeded {
-            requests.push(blobs.delete(hash.as_str()).primitive().op(OP)?);
+            writes.push(blobs.delete(hash.as_str()).primitive().op(OP)?);
         }
-        tx.commit().await.op(OP)
+        writes.commit(tx, OP).await
     }
 
     /// The instance's version of a record before its first local change, if one is kept.
@@ -277,25 +280,29 @@ impl LocalDb {
         const OP: &str = "save a record's instance version";
         let value = stored_record(OP, table, record)?;
         let tx = self.write_strict(&[SHADOW], OP)?;
-        let _request = tx
-            .object_store(SHADOW)
-            .op(OP)?
-            .put(value)
-            .primitive()
-            .op(OP)?;
-        tx.commit().await.op(OP)
+        let mut writes = Writes::new();
+        writes.push(
+            tx.object_store(SHADOW)
+                .op(OP)?
+                .put(value)
+                .primitive()
+                .op(OP)?,
+        );
+        writes.commit(tx, OP).await
     }
 
     /// Forgets a record's shadow (its outbox entries are gone).
     pub async fn remove_shadow(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
         const OP: &str = "remove a record's instance version";
         let tx = self.write_strict(&[SHADOW], OP)?;
-        let _request = tx
-            .object_store(SHADOW)
-            .op(OP)?
-            .delete(record_key(table, sys_id))
-            .primitive()
-            .op(OP)?;
-        tx.commit().await.op(OP)
+        let mut writes = Writes::new();
+        writes.push(
+            tx.object_store(SHADOW)
+                .op(OP)?
+                .delete(record_key(table, sys_id))
+                .primitive()
+                .op(OP)?,
+        );
+        writes.commit(tx, OP).await
     }
 }

@@ -20,7 +20,8 @@ pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const SHADOW: &str = "shadow";
 /// Saved form progress, keyed by draft key.
 pub(crate) const DRAFTS: &str = "drafts";
-/// Attachment bytes as `Blob`s, keyed by sha-256 hex.
+/// Attachment bytes (a `Blob`, or its bytes where the engine cannot store one), keyed by
+/// sha-256 hex.
 pub(crate) const BLOBS: &str = "blobs";
 /// Small JSON values keyed by name.
 pub(crate) const META: &str = "meta";
