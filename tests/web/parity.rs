@@ -159,6 +159,11 @@ async fn beths_tasks(state: &str, count: usize) -> Vec<String> {
 #[wasm_bindgen_test]
 async fn the_worker_answers_alike_online_and_offline() {
     let (rt, prefix) = signed_in().await;
+    // NSAMEAS needs a task changed by someone other than its creator, whatever ran before.
+    let changed = id(&task("assigned", 0).await);
+    let path = format!("/api/now/table/wm_task/{changed}");
+    let (status, body) = instance("admin", "PATCH", &path, Some(json!({"priority": 2}))).await;
+    assert_eq!(status, 200, "{body}");
     download(&rt).await;
     let started = rt.clock().now();
     // Each action that succeeds gets a task no other case touches.
