@@ -7,8 +7,7 @@
 // Run with `make e2e`; OFFGRID_E2E_ENGINES without `chromium` skips this file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { engines } from './engines.mjs';
+import { engines, launchPlaywrightChromium } from './engines.mjs';
 import { BASE, Instance } from './instance.mjs';
 
 const USER = 'beth.anglin';
@@ -21,11 +20,7 @@ before(async () => {
   if (skip) return;
   instance = new Instance();
   await instance.start();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchPlaywrightChromium();
 });
 
 after(async () => {

@@ -158,3 +158,13 @@ export async function launch(name, port) {
     },
   };
 }
+
+/** Chromium through Playwright, for the checks only its DevTools protocol can make. */
+export async function launchPlaywrightChromium() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { engines } from './engines.mjs';
+import { engines, launchPlaywrightChromium } from './engines.mjs';
 import { BASE, Instance } from './instance.mjs';
 
 const skip = !engines().includes('chromium') && 'chromium is not in OFFGRID_E2E_ENGINES';
@@ -29,11 +28,7 @@ before(async () => {
   writeFileSync(join(broken, 'offgrid_bg.wasm'), 'this is not WebAssembly');
   instance = new Instance({ pkg: broken });
   await instance.start();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchPlaywrightChromium();
 });
 
 after(async () => {

@@ -44,7 +44,7 @@ impl CurrentUser {
         Self {
             user_name: record.text("user_name").unwrap_or_default(),
             sys_id: record.sys_id().unwrap_or_default().to_string(),
-            roles: roles(record),
+            roles: offgrid::api::local::role_names(record.get("roles")),
             session,
         }
     }
@@ -69,23 +69,6 @@ impl CurrentUser {
             "sys_id": self.sys_id,
             "roles": self.roles,
         })
-    }
-}
-
-/// A user record's roles: a comma-separated string or an array of strings.
-fn roles(record: &Record) -> Vec<String> {
-    match record.get("roles") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
     }
 }
 

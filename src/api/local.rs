@@ -22,22 +22,27 @@ pub struct User {
 }
 
 impl User {
-    /// The roles as names: the instance sends an array, older data may hold a
-    /// comma-separated string.
+    /// The roles as names (see [`role_names`]).
     pub fn role_names(&self) -> Vec<String> {
-        match &self.roles {
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-            Value::String(s) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
-        }
+        role_names(Some(&self.roles))
+    }
+}
+
+/// A user's roles as names: the instance sends an array; a user record may hold a
+/// comma-separated string.
+pub fn role_names(roles: Option<&Value>) -> Vec<String> {
+    match roles {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

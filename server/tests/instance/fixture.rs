@@ -163,3 +163,30 @@ pub async fn journal(user: &User, sys_id: &str) -> Vec<Value> {
     user.list("sys_journal_field", &format!("element_id={sys_id}"))
         .await
 }
+
+/// Uploads `bytes` as `name` (`content_type`) to the task `sys_id`, as `user`; the
+/// `sys_attachment` record.
+pub async fn upload(
+    user: &User,
+    sys_id: &str,
+    name: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Value {
+    let response = user
+        .client
+        .post(user.url("/api/now/attachment/file"))
+        .query(&[
+            ("table_name", "wm_task"),
+            ("table_sys_id", sys_id),
+            ("file_name", name),
+        ])
+        .header("content-type", content_type)
+        .header("x-offgrid-request", "1")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json::<Value>().await.unwrap()["result"].clone()
+}

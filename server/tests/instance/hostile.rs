@@ -1,31 +1,12 @@
 //! Hostile input: attachments that cannot run in the app's origin, content types checked when
 //! they come in, every error the JSON envelope, one bad sync entry rejected on its own, limits.
 
-use crate::fixture::{task, text, Instance, User};
+use crate::fixture::{task, text, upload, Instance};
 use crate::sync::{entry, sync};
 use base64::Engine as _;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-async fn upload(user: &User, sys_id: &str, name: &str, content_type: &str) -> Value {
-    let response = user
-        .client
-        .post(user.url("/api/now/attachment/file"))
-        .query(&[
-            ("table_name", "wm_task"),
-            ("table_sys_id", sys_id),
-            ("file_name", name),
-        ])
-        .header("content-type", content_type)
-        .header("x-offgrid-request", "1")
-        .body(b"<script>alert(document.cookie)</script>".to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["result"].clone()
-}
 
 #[tokio::test]
 async fn attachments_are_downloads_that_cannot_run_in_the_app_s_origin() {
@@ -39,7 +20,14 @@ async fn attachments_are_downloads_that_cannot_run_in_the_app_s_origin() {
         ("evil.svg", "image/svg+xml", "attachment"),
         ("pump.png", "image/png", "inline"),
     ] {
-        let meta = upload(&beth, id, name, content_type).await;
+        let meta = upload(
+            &beth,
+            id,
+            name,
+            content_type,
+            b"<script>alert(document.cookie)</script>",
+        )
+        .await;
         let response = beth
             .client
             .get(beth.url(&format!(

@@ -3,28 +3,9 @@
 //! incremental feed names only deletions the user could see.
 
 use crate::cache::{feed, of_type};
-use crate::fixture::{task, text, Instance, User};
+use crate::fixture::{task, text, upload, Instance};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-
-async fn attach(user: &User, sys_id: &str) -> Value {
-    let response = user
-        .client
-        .post(user.url("/api/now/attachment/file"))
-        .query(&[
-            ("table_name", "wm_task"),
-            ("table_sys_id", sys_id),
-            ("file_name", "site.png"),
-        ])
-        .header("content-type", "image/png")
-        .header("x-offgrid-request", "1")
-        .body(b"\x89PNG site".to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["result"].clone()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_technician_reads_the_records_in_her_scope_and_no_others() {
@@ -69,7 +50,7 @@ async fn attachments_and_journal_entries_follow_their_record() {
     let abel = instance.login("abel.tuter").await;
     let abels = task(&admin, "accepted", "abel.tuter").await;
     let id = text(&abels, "sys_id");
-    let meta = attach(&abel, id).await;
+    let meta = upload(&abel, id, "site.png", "image/png", b"\x89PNG site").await;
     let (status, _) = abel
         .patch(
             &format!("/api/now/table/wm_task/{id}"),
