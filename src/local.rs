@@ -7,8 +7,8 @@
 //! its outbox entries applied in `seq` order": every operation that changes the entries of a
 //! record (an action, a download, a sync, resolve, delete) rebuilds it that way.
 
-use crate::action::{self, ActionContext, ActionSet, NoHooks, Outcome, Side};
-use crate::api::action::{ActionAnswer, Invocation};
+use crate::action::{self, ActionContext, ActionDef, ActionSet, NoHooks, Outcome, Side};
+use crate::api::action::{permitted, ActionAnswer, Invocation};
 use crate::api::ApiError;
 use crate::outbox::{Base, Entry, NewEntry, Outbox};
 use crate::query::QueryContext;
@@ -42,26 +42,22 @@ pub struct LocalPlan {
     pub entry: Entry,
 }
 
-/// Runs action `name` of `actions` offline on `cached` (the target as the cache holds it) and
-/// plans its local effects and outbox entry `id`, which `outbox` assigns its `seq` and state.
-/// `invocation.inputs` carry files' metadata only (their bytes are kept apart). Refusals are
-/// the contract's answers, carrying the record they were checked on.
+/// Runs action `def` (already found for `invocation`) offline on `cached` (the target as the
+/// cache holds it) and plans its local effects and outbox entry `id`, which `outbox` assigns
+/// its `seq` and state. `invocation.inputs` carry files' metadata only (their bytes are kept
+/// apart). Refusals are the contract's answers, carrying the record they were checked on.
 pub fn plan_action(
-    actions: &ActionSet,
-    name: &str,
+    def: &ActionDef,
     invocation: Invocation,
     cached: Option<Record>,
     actor: &Actor,
     id: String,
     outbox: &mut Outbox,
 ) -> Result<LocalPlan, ApiError> {
-    let def = invocation.action(actions, name)?;
     // What the instance would refuse the user is not queued: 403, as live. (An online-only
     // action is refused as unavailable offline, whoever asks, by the engine.)
     if def.offline {
-        if let Some(message) = def.refusal(&actor.user.user_name, &actor.roles) {
-            return Err(ApiError::forbidden(message));
-        }
+        permitted(def, &actor.user.user_name, &actor.roles)?;
     }
     let Invocation {
         table,
@@ -93,7 +89,7 @@ pub fn plan_action(
         .enqueue(NewEntry {
             id,
             user: actor.user.user_name.clone(),
-            action: name.to_string(),
+            action: def.name.clone(),
             table: table.clone(),
             sys_id: sys_id.clone(),
             inputs,
@@ -332,10 +328,22 @@ mod tests {
         cached: Option<Record>,
         outbox: &mut Outbox,
     ) -> Result<LocalPlan, ApiError> {
+        plan_with(name, json!({}), cached, outbox)
+    }
+
+    /// Finds the action for the invocation as the web layer does, then plans it.
+    fn plan_with(
+        name: &str,
+        inputs: serde_json::Value,
+        cached: Option<Record>,
+        outbox: &mut Outbox,
+    ) -> Result<LocalPlan, ApiError> {
+        let set = actions();
+        let invocation = call(inputs);
+        let def = invocation.action(&set, name)?;
         plan_action(
-            &actions(),
-            name,
-            call(json!({})),
+            def,
+            invocation,
             cached,
             &actor(),
             format!("e-{name}"),
@@ -391,13 +399,10 @@ mod tests {
     fn replaying_a_records_entries_rebuilds_its_view_and_the_records_they_created() {
         let mut outbox = Outbox::new();
         let accept = plan("accept", Some(task("assigned")), &mut outbox).unwrap();
-        let log = plan_action(
-            &actions(),
+        let log = plan_with(
             "log",
-            call(json!({"what": "pump leaks"})),
+            json!({"what": "pump leaks"}),
             accept.outcome.record.clone(),
-            &actor(),
-            "e-log".into(),
             &mut outbox,
         )
         .unwrap();

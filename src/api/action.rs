@@ -31,19 +31,38 @@ impl Invocation {
         })
     }
 
-    /// The definition of action `name` for this invocation: 404 `unknown_action` when there is
-    /// none, 400 `bad_request` when it works on another table.
+    /// The definition of action `name` for this invocation ([`definition`]).
     pub fn action<'a>(&self, set: &'a ActionSet, name: &str) -> Result<&'a ActionDef, ApiError> {
-        let def = set
-            .get(name)
-            .ok_or_else(|| ApiError::unknown_action(name))?;
-        if def.table != self.table {
-            return Err(ApiError::bad_request(format!(
-                "action {name} works on {}, not {}",
-                def.table, self.table
-            )));
-        }
-        Ok(def)
+        definition(set, name, &self.table)
+    }
+}
+
+/// The definition of action `name` called on a record of `table`: 404 `unknown_action` when
+/// there is none, 400 `bad_request` when it works on another table. For live calls, offline
+/// calls and outbox entries alike.
+pub fn definition<'a>(
+    set: &'a ActionSet,
+    name: &str,
+    table: &str,
+) -> Result<&'a ActionDef, ApiError> {
+    let def = set
+        .get(name)
+        .ok_or_else(|| ApiError::unknown_action(name))?;
+    if def.table != table {
+        return Err(ApiError::bad_request(format!(
+            "action {name} works on {}, not {table}",
+            def.table
+        )));
+    }
+    Ok(def)
+}
+
+/// Whether `user` with `roles` may run `def`: 403 `forbidden`, saying why, when its `roles`
+/// leave them out.
+pub fn permitted<R: AsRef<str>>(def: &ActionDef, user: &str, roles: &[R]) -> Result<(), ApiError> {
+    match def.refusal(user, roles) {
+        Some(message) => Err(ApiError::forbidden(message)),
+        None => Ok(()),
     }
 }
 

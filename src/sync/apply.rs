@@ -12,6 +12,7 @@
 
 use super::{ResultError, SyncEntry, SyncResult, SyncStatus};
 use crate::action::{run, ActionContext, ActionError, ActionSet, Hooks, Side};
+use crate::api::action::{definition, permitted};
 use crate::api::ApiError;
 use crate::conflict::{self, Verdict};
 use crate::outbox::Base;
@@ -106,29 +107,11 @@ fn decide<S: Ledger, R: AsRef<str>>(
     if let Some(first) = store.answered(&entry.id, &user.user_name)? {
         return Ok(kept(first));
     }
-    let Some(def) = set.get(&entry.action) else {
-        let message = format!("there is no action named {:?}", entry.action);
-        return Ok(kept(failure(
-            entry,
-            SyncStatus::Rejected,
-            "unknown_action",
-            message,
-            None,
-        )));
+    // What could never have been queued is rejected with the contract's own refusal.
+    let def = match definition(set, &entry.action, &entry.table) {
+        Ok(def) => def,
+        Err(e) => return Ok(kept(rejected(entry, e))),
     };
-    if def.table != entry.table {
-        let message = format!(
-            "action {} works on {}, not {}",
-            def.name, def.table, entry.table
-        );
-        return Ok(kept(failure(
-            entry,
-            SyncStatus::Rejected,
-            "bad_request",
-            message,
-            None,
-        )));
-    }
     if !def.offline {
         let e = ActionError::UnavailableOffline {
             action: def.name.clone(),
@@ -142,14 +125,8 @@ fn decide<S: Ledger, R: AsRef<str>>(
             None,
         )));
     }
-    if let Some(message) = def.refusal(&user.user_name, roles) {
-        return Ok(kept(failure(
-            entry,
-            SyncStatus::Rejected,
-            "forbidden",
-            message,
-            None,
-        )));
+    if let Err(e) = permitted(def, &user.user_name, roles) {
+        return Ok(kept(rejected(entry, e)));
     }
     if blocked {
         let message = "an earlier change to this record in the same sync did not apply; \
@@ -242,6 +219,11 @@ fn kept(result: SyncResult) -> Applied {
         result,
         commit: false,
     }
+}
+
+/// An entry refused as the contract refuses the same call live.
+fn rejected(entry: &SyncEntry, e: ApiError) -> SyncResult {
+    failure(entry, SyncStatus::Rejected, &e.code, e.message, None)
 }
 
 /// A result that did not apply; `record` is the instance's current record, when there is

@@ -38,15 +38,7 @@ impl Runtime {
             now: self.clock.now(),
         };
         let id = new_uuid();
-        let plan = local::plan_action(
-            &session.actions,
-            name,
-            invocation,
-            cached,
-            &actor,
-            id.clone(),
-            &mut outbox,
-        )?;
+        let plan = local::plan_action(def, invocation, cached, &actor, id.clone(), &mut outbox)?;
         let state = plan.entry.state;
         session
             .db

@@ -7,7 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
 use offgrid::action::{run, ActionContext, Side};
-use offgrid::api::action::{ActionAnswer, Invocation};
+use offgrid::api::action::{permitted, ActionAnswer, Invocation};
 use offgrid::api::ApiError;
 use offgrid::record::{new_uuid, Timestamp};
 
@@ -34,9 +34,7 @@ pub async fn run_action(
             s.write(|tx| {
                 let set = actions(tx)?;
                 let def = invocation.action(&set, &name)?;
-                if let Some(message) = def.refusal(&user.user_name, &user.roles) {
-                    return Err(ApiError::forbidden(message));
-                }
+                permitted(def, &user.user_name, &user.roles)?;
                 let ctx = ActionContext {
                     user: user.ctx(),
                     now: Timestamp::now(),
