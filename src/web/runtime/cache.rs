@@ -14,6 +14,7 @@ use crate::policy;
 use crate::record::Record;
 use crate::web::idb::{CacheMeta, DbError, LocalDb, Staging};
 use crate::web::transport::{response_text, FeedDownload};
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use web_sys::{Request, Response};
@@ -201,7 +202,7 @@ impl Runtime {
             return Ok(());
         }
         // An answer that is not an action's changes nothing here; the app gets it as it is.
-        let Ok(answer) = serde_json::from_value::<ActionAnswer>(answer.clone()) else {
+        let Ok(answer) = ActionAnswer::deserialize(answer) else {
             return Ok(());
         };
         let marked = session.outbox().await?.marked();
