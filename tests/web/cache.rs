@@ -93,6 +93,29 @@ async fn a_downloaded_cache_answers_queries_like_the_instance() {
 }
 
 #[wasm_bindgen_test]
+async fn offline_a_table_the_scope_does_not_keep_is_not_cached_and_an_unknown_one_unknown() {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let (status, online) = call(&rt, "GET", "/api/now/table/sys_user?sysparm_limit=1", None).await;
+    assert_eq!(
+        status, 200,
+        "everyone signed in reads users online: {online}"
+    );
+    rt.network().force(Some(false));
+    let (status, body) = call(&rt, "GET", "/api/now/table/sys_user?sysparm_limit=1", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body["error"]["code"], "not_cached",
+        "not an empty list: {body}"
+    );
+    let (status, body) = call(&rt, "GET", "/api/now/table/no_such_table", None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_table", "{body}");
+    rt.network().force(None);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
 async fn live_actions_and_online_reads_keep_the_cache_fresh() {
     let (rt, prefix) = signed_in().await;
     download(&rt).await;
