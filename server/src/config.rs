@@ -19,8 +19,13 @@ pub struct Config {
     pub demo: bool,
     /// How many demo records to generate.
     #[arg(long, env = "OFFGRID_RECORDS", default_value_t = 300,
-          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub records: u32,
+    /// Pad each generated demo record's `description` until the record's JSON is at least
+    /// this many bytes (`make bench` asks for records of about 1 KB); 0 pads nothing.
+    #[arg(long, env = "OFFGRID_RECORD_BYTES", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=65_536))]
+    pub record_bytes: u32,
     /// Seed of the demo data generator (the same seed gives the same records).
     #[arg(long, env = "OFFGRID_SEED", default_value_t = 1)]
     pub seed: u64,

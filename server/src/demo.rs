@@ -3,7 +3,7 @@
 
 use offgrid::generate::{demo_users, generate};
 use offgrid::policy::CachePolicy;
-use offgrid::record::Timestamp;
+use offgrid::record::{Record, Timestamp};
 use serde_json::{json, Value};
 
 use crate::auth::{set_password, USER_TABLE};
@@ -31,9 +31,18 @@ pub struct SeededUser {
     pub roles: String,
 }
 
+/// What pads a record's `description` up to the size a benchmark asks for.
+const FILLER: &str = "Notes from earlier visits: the site log is kept in the cabinet by the door. ";
+
 /// Seeds the demo data when the database holds no record; returns the users created (none
-/// when the database already had data).
-pub fn seed(storage: &dyn Storage, records: u32, seed: u64) -> Result<Vec<SeededUser>, StartError> {
+/// when the database already had data). Each generated record's `description` is padded until
+/// its JSON is at least `record_bytes` long.
+pub fn seed(
+    storage: &dyn Storage,
+    records: u32,
+    record_bytes: u32,
+    seed: u64,
+) -> Result<Vec<SeededUser>, StartError> {
     let actions: Value = serde_json::from_str(ACTIONS_JSON)
         .map_err(|e| StartError::Demo(format!("demo/actions.json is not JSON: {e}")))?;
     offgrid::action::ActionSet::from_json(&actions)
@@ -56,7 +65,8 @@ pub fn seed(storage: &dyn Storage, records: u32, seed: u64) -> Result<Vec<Seeded
                     roles: user.roles.to_string(),
                 });
             }
-            for (table, record) in generate(seed, records as usize, now) {
+            for (table, mut record) in generate(seed, records as usize, now) {
+                pad(&mut record, record_bytes as usize);
                 tx.put(table, &record)?;
             }
             tx.put_config(
@@ -70,4 +80,43 @@ pub fn seed(storage: &dyn Storage, records: u32, seed: u64) -> Result<Vec<Seeded
             Ok(seeded)
         })
         .map_err(StartError::from)
+}
+
+/// Appends filler to `description` until the record's JSON is at least `bytes` long.
+fn pad(record: &mut Record, bytes: usize) {
+    let size = serde_json::to_vec(&record.0).map_or(0, |json| json.len());
+    if size >= bytes {
+        return;
+    }
+    // The filler is ASCII that JSON does not escape: each char adds one byte.
+    let mut description = record.text("description").unwrap_or_default();
+    description.extend(FILLER.chars().cycle().take(bytes - size));
+    record.set("description", description);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size(record: &Record) -> usize {
+        serde_json::to_vec(&record.0).unwrap().len()
+    }
+
+    #[test]
+    fn padding_makes_every_generated_record_at_least_the_asked_size_and_keeps_its_text() {
+        for (table, original) in generate(7, 8, Timestamp::now()) {
+            let mut record = original.clone();
+            pad(&mut record, 1024);
+            assert!(size(&record) >= 1024, "{table}: {} bytes", size(&record));
+            assert!(
+                size(&record) < 1024 + 32,
+                "{table}: padded far past the size"
+            );
+            let before = original.text("description").unwrap_or_default();
+            assert!(record.text("description").unwrap().starts_with(&before));
+            let mut unpadded = original.clone();
+            pad(&mut unpadded, 0);
+            assert_eq!(unpadded, original, "0 pads nothing");
+        }
+    }
 }

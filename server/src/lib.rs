@@ -138,8 +138,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .map_err(|e| StorageError(e.to_string()))??,
     );
     let demo_users = if config.demo {
-        let (storage, records, seed) = (storage.clone(), config.records, config.seed);
-        tokio::task::spawn_blocking(move || demo::seed(&*storage, records, seed))
+        let (storage, records, record_bytes, seed) = (
+            storage.clone(),
+            config.records,
+            config.record_bytes,
+            config.seed,
+        );
+        tokio::task::spawn_blocking(move || demo::seed(&*storage, records, record_bytes, seed))
             .await
             .map_err(|e| StartError::Demo(e.to_string()))??
     } else {
