@@ -15,10 +15,16 @@ const SERVER = process.env.OFFGRID_SERVER ?? 'target/debug/offgrid-server';
 const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
 
 export class Instance {
-  /** `pkg`: the built core it serves at /pkg/ (default: the one with the test hooks). */
-  constructor({ pkg = PKG } = {}) {
+  /**
+   * `pkg`: the built core it serves at /pkg/ (default: the one with the test hooks); `args`:
+   * its other options (default: 200 demo records); `startupMs`: how long it may take to answer
+   * (seeding a large demo takes a while).
+   */
+  constructor({ pkg = PKG, args = ['--demo', '--records', '200'], startupMs = 30_000 } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'offgrid-e2e-'));
     this.pkg = pkg;
+    this.args = args;
+    this.startupMs = startupMs;
     this.child = null;
   }
 
@@ -26,11 +32,11 @@ export class Instance {
   async start() {
     if (this.child) return;
     const child = spawn(SERVER, ['--listen', ADDR, '--db', join(this.dir, 'offgrid.db'), '--pkg', this.pkg,
-      '--demo', '--records', '200'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      ...this.args], { stdio: ['ignore', 'ignore', 'inherit'] });
     child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
     child.on('error', () => {});
     this.child = child;
-    for (let i = 0; i < 150; i++) {
+    for (const deadline = Date.now() + this.startupMs; Date.now() < deadline;) {
       // Another program on the port would answer in its place: only our own instance counts.
       if (child.exitCode !== null || child.signalCode !== null) {
         this.child = null;
