@@ -14,7 +14,7 @@ WASM_ENGINES ?= chromium firefox webkit
 # (`make build`, `make demo`) does not have; wasm-pack passes these options on to cargo.
 TEST_HOOKS := --features test-hooks
 
-.PHONY: demo test setup build lint native-test wasm-test e2e clean
+.PHONY: demo test setup build bench lint native-test wasm-test e2e clean
 
 ## demo: install what is missing, build the core, start the instance with demo data
 demo: setup build
@@ -30,6 +30,16 @@ setup:
 ## build: the core as an ES module for the service worker and the app, in pkg/
 build: setup
 	wasm-pack build --release --target web --out-dir pkg --no-pack
+
+## bench: offgrid's hot paths in headless Chromium against a release instance, each figure
+## beside a baseline from the same run (docs/bench.md); prints a table and writes
+## target/bench/bench.json. A few minutes with the defaults; sizes by variables, e.g. the full
+## run: make bench RECORDS=10000,100000 OUTBOX=0,1000 SYNC=1000 RUNS=200
+bench: build
+	cargo build --release -p offgrid-server
+	BENCH_RECORDS="$(RECORDS)" BENCH_OUTBOX="$(OUTBOX)" BENCH_SYNC="$(SYNC)" BENCH_RUNS="$(RUNS)" \
+	  BENCH_COLD="$(COLD)" BENCH_DOWNLOADS="$(DOWNLOADS)" BENCH_OUT="$(OUT)" BENCH_ADDR="$(BENCH_ADDR)" \
+	  node bench/run.mjs
 
 lint:
 	cargo fmt --all -- --check
