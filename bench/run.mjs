@@ -8,7 +8,8 @@
 //   BENCH_RECORDS  cached records per user, comma-separated sizes (default 10000)
 //   BENCH_OUTBOX   outbox sizes the offline action is timed at (default 0,1000)
 //   BENCH_SYNC     queued actions a sync replays (default 1000)
-//   BENCH_RUNS     timed calls per warm figure (default 200)
+//   BENCH_RUNS     timed calls per offline action figure and floor (default 200)
+//   BENCH_LIST_RUNS timed calls per warm list figure, offgrid's and the instance's (default 50)
 //   BENCH_COLD     timed calls per cold figure: each stops the worker first (default 20)
 //   BENCH_DOWNLOADS downloads per download figure (default 3)
 //   BENCH_OUT      the JSON file (default target/bench/bench.json)
@@ -27,6 +28,7 @@ const OPTIONS = {
   outbox: list(env.BENCH_OUTBOX || '0,1000').sort((a, b) => a - b),
   sync: Number(env.BENCH_SYNC || 1000),
   runs: Number(env.BENCH_RUNS || 200),
+  listRuns: Number(env.BENCH_LIST_RUNS || 50),
   cold: Number(env.BENCH_COLD || 20),
   downloads: Number(env.BENCH_DOWNLOADS || 3),
   out: env.BENCH_OUT || join(ROOT, 'target/bench/bench.json'),
@@ -240,9 +242,10 @@ async function benchSize(cached, figures) {
 
     // 2. The list page, warm and just started, and 5. cold start.
     for (const l of LISTS) {
-      const warmBase = await bpage.evaluate(({ table, query, limit, runs }) => window.bench.listWarm(table, query, limit, runs), { ...l, limit: LIMIT, runs: OPTIONS.runs });
+      console.log(`  … the ${l.name} list page, warm then just started`);
+      const warmBase = await bpage.evaluate(({ table, query, limit, runs }) => window.bench.listWarm(table, query, limit, runs), { ...l, limit: LIMIT, runs: OPTIONS.listRuns });
       check(warmBase.ids.length === LIMIT, `the ${l.name} list matches only ${warmBase.total} records: too few for a page of ${LIMIT}`);
-      const warm = await timedFetch(page, { path: listPath(l), runs: OPTIONS.runs });
+      const warm = await timedFetch(page, { path: listPath(l), runs: OPTIONS.listRuns });
       checkList(warm.last, warmBase, l);
       add({ figure: `list page (${l.name}), warm`, ...ms(warm.times), baseline: median(warmBase.times), baseline_p99: percentile(warmBase.times, 99), baseline_name: 'JS filter+sort in memory', lower_is_better: true, target: l.name === 'filter' ? { max_ms: 15, ratio_max: 2 } : undefined });
 
@@ -292,6 +295,7 @@ async function benchSize(cached, figures) {
     };
     const queued = async () => (await timedFetch(page, { path: '/offgrid/outbox' })).last.body.counts.pending;
     for (const level of OPTIONS.outbox) {
+      console.log(`  … offline actions with ${level} queued`);
       let now = await queued();
       while (now < level) {
         const fill = await act(Math.min(100, level - now), `bench-fill-${level}-${now}`);
@@ -307,6 +311,7 @@ async function benchSize(cached, figures) {
     // 4. Sync replay: the outbox emptied, SYNC actions queued, then one sync sends them all.
     const cleared = await timedFetch(page, { method: 'POST', path: '/offgrid/sync' });
     check(cleared.last.status === 200 && cleared.last.body.remaining === 0, `the untimed sync of the action figures: ${JSON.stringify(cleared.last.body)}`);
+    console.log(`  … ${OPTIONS.sync} actions queued, synced, then replayed by Workbox`);
     const run = Date.now().toString(36);
     for (let i = 0; i < OPTIONS.sync; i += 100) {
       const q = await act(Math.min(100, OPTIONS.sync - i), `bench-sync-${run}-${i}`);
@@ -369,7 +374,7 @@ async function instanceFigures(instance, demo, add) {
   const floorPath = '/api/now/table/sys_user?sysparm_limit=1';
   const times = [];
   const floor = [];
-  for (let i = 0; i < OPTIONS.runs; i++) {
+  for (let i = 0; i < OPTIONS.listRuns; i++) {
     const a = await get(query);
     check(a.status === 200 && JSON.parse(a.text).result.length === LIMIT, `the instance's list answered ${a.status} ${a.text.slice(0, 200)}`);
     times.push(a.ms);
