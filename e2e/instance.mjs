@@ -1,6 +1,6 @@
 // A real instance for the end-to-end tests, with demo data in a database file of its own, so
-// it can be stopped (a real outage: the browser's requests are refused) and started again with
-// everything it had.
+// it can be stopped (a real outage: the browser's requests are refused) or killed, and started
+// again with everything it had committed.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,21 +12,28 @@ export const BASE = `http://${ADDR}`;
 const PKG = process.env.OFFGRID_E2E_PKG ?? 'pkg-test';
 const SERVER = process.env.OFFGRID_SERVER ?? 'target/debug/offgrid-server';
 
-const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
+export const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
 
 export class Instance {
-  /** `pkg`: the built core it serves at /pkg/ (default: the one with the test hooks). */
-  constructor({ pkg = PKG } = {}) {
+  /**
+   * `pkg`: the built core it serves at /pkg/ (default: the one with the test hooks);
+   * `faults`: start it with `--fault-injection` (see server/README.md); `records`: demo records.
+   */
+  constructor({ pkg = PKG, faults = false, records = 200 } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'offgrid-e2e-'));
     this.pkg = pkg;
+    this.faults = faults;
+    this.records = records;
     this.child = null;
   }
 
   /** Starts the instance, unless it is running. */
   async start() {
     if (this.child) return;
-    const child = spawn(SERVER, ['--listen', ADDR, '--db', join(this.dir, 'offgrid.db'), '--pkg', this.pkg,
-      '--demo', '--records', '200'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const args = ['--listen', ADDR, '--db', join(this.dir, 'offgrid.db'), '--pkg', this.pkg,
+      '--demo', '--records', String(this.records)];
+    if (this.faults) args.push('--fault-injection');
+    const child = spawn(SERVER, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
     child.on('error', () => {});
     this.child = child;
@@ -45,11 +52,12 @@ export class Instance {
     throw new Error(`the instance did not answer on ${BASE}`);
   }
 
-  async stop() {
+  /** Stops the instance: `SIGTERM`, or `SIGKILL` (no chance to finish anything it was doing). */
+  async stop(signal = 'SIGTERM') {
     const child = this.child;
     this.child = null;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill();
+    child.kill(signal);
     await child.exited;
   }
 
@@ -60,9 +68,14 @@ export class Instance {
 
   /** A request to the instance itself, as the admin (not through any browser). */
   async admin(path, init = {}) {
+    return this.as('admin', path, init);
+  }
+
+  /** A request to the instance itself as `user` (Basic auth, password = user name). */
+  async as(user, path, init = {}) {
     const response = await fetch(BASE + path, {
       ...init,
-      headers: { authorization: basic('admin'), 'content-type': 'application/json', ...(init.headers ?? {}) },
+      headers: { authorization: basic(user), 'content-type': 'application/json', ...(init.headers ?? {}) },
     });
     return { status: response.status, body: await response.json() };
   }
