@@ -162,3 +162,34 @@ async fn a_pending_entry_cannot_be_deleted_while_another_worker_syncs() {
     drop(db);
     finish(rt, &prefix).await;
 }
+
+/// A live action whose connection the instance dropped after committing (its fault switch,
+/// `--fault-injection`): the runtime cannot tell it from one that never arrived, so it queues
+/// the change, under the id it sent live, and the sync applies it once, not twice.
+#[wasm_bindgen_test]
+async fn a_live_action_that_lost_its_answer_after_applying_is_queued_under_its_id_and_applies_once()
+{
+    let (rt, prefix) = signed_in().await;
+    let task_id = id(&task("assigned", 0).await);
+    let note = format!("dropped {}", offgrid::record::new_uuid());
+    let arm = json!({"route": "action", "fault": "drop", "count": 1});
+    let (s, body) = instance("admin", "POST", "/api/offgrid/faults", Some(arm)).await;
+    assert_eq!(
+        s, 200,
+        "the test instance runs with --fault-injection: {body}"
+    );
+    let (s, body) = act(&rt, "add_work_note", &task_id, json!({"note": note})).await;
+    assert_eq!(s, 202, "queued when no answer came: {body}");
+    let report = sync(&rt).await;
+    assert_eq!(report["applied"], 1, "{report}");
+    let query = format!("/api/now/table/sys_journal_field?sysparm_query=element_id={task_id}");
+    let (_, journal) = instance("admin", "GET", &query, None).await;
+    let copies = journal["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["value"] == note.as_str())
+        .count();
+    assert_eq!(copies, 1, "applied exactly once");
+    finish(rt, &prefix).await;
+}

@@ -1,7 +1,7 @@
 //! The fault switch for soak tests: refused unless the instance runs with
 //! `--fault-injection`; when on, an armed route fails as asked, then works again.
 
-use crate::fixture::{task, text, Instance};
+use crate::fixture::{journal, task, text, Instance};
 use crate::sync::{entry, sync};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -150,4 +150,36 @@ async fn the_download_feed_can_be_armed_too() {
         StatusCode::INTERNAL_SERVER_ERROR
     );
     assert_eq!(beth.get("/api/offgrid/cache").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_live_action_whose_answer_was_lost_applies_once_when_the_device_syncs_it_under_its_id() {
+    let instance = with_faults().await;
+    let admin = instance.login("admin").await;
+    let beth = instance.login("beth.anglin").await;
+    let t = task(&admin, "assigned", "beth.anglin").await;
+    let arm = json!({"route": "action", "fault": "drop", "count": 1});
+    assert_eq!(
+        admin.post("/api/offgrid/faults", arm).await.0,
+        StatusCode::OK
+    );
+    // The device calls live with an id; the connection drops after the instance committed,
+    // so the device queues the same change under that id.
+    let note = entry("add_work_note", &t, &[], json!({"note": "lost answer"}));
+    let live = json!({"table": "wm_task", "sys_id": t["sys_id"], "inputs": note["inputs"], "id": note["id"]});
+    let sent = beth
+        .client
+        .post(beth.url("/api/offgrid/actions/add_work_note"))
+        .json(&live)
+        .send()
+        .await;
+    assert!(sent.is_err(), "no answer arrives: {sent:?}");
+    let results = sync(&beth, &[note]).await;
+    assert_eq!(results[0]["status"], "applied", "{}", results[0]);
+    let notes = journal(&admin, text(&t, "sys_id")).await;
+    let lost: Vec<_> = notes
+        .iter()
+        .filter(|j| j["value"] == "lost answer")
+        .collect();
+    assert_eq!(lost.len(), 1, "applied once: {notes:?}");
 }
