@@ -334,7 +334,7 @@ async function round(browser, seed, actions, stats, log) {
       const tasks = await instanceList(instance, 'wm_task', SCOPES.wm_task);
       const task = rnd.pick(tasks);
       if (!task) return;
-      const what = rnd.pick(['priority', 'priority', 'state', 'close', 'delete']);
+      const what = rnd.pick(['priority', 'state', 'state', 'close', 'delete']);
       let response;
       if (what === 'delete') {
         response = await fetchAs(DISPATCHER, `/api/now/table/wm_task/${task.sys_id}`, { method: 'DELETE' });
