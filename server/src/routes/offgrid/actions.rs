@@ -3,13 +3,14 @@
 //! (`offgrid::api::action`), so a live run and an offline one answer alike. A call with the
 //! device's id is remembered under it as the sync remembers an applied entry, in the same
 //! transaction: the device that lost the answer and queued the change under that id gets
-//! "applied" for it, and nothing is applied twice.
+//! "applied" for it, a repeated call gets the first one's record, and nothing is applied
+//! twice.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
-use offgrid::action::{run, ActionContext, Side};
+use offgrid::action::{run, ActionContext, Outcome, Side};
 use offgrid::api::action::{permitted, ActionAnswer, Invocation};
 use offgrid::api::ApiError;
 use offgrid::record::{new_uuid, Timestamp};
@@ -46,15 +47,17 @@ pub async fn run_action(
                 };
                 let ledger = |e: offgrid::store::StoreError| ApiError::internal(e.to_string());
                 let mut store = TxStore::new(tx, max);
+                // A repeated id (the browser itself resends a request whose reused connection
+                // closed without an answer) gets the first run's record, not a second run.
                 if let Some(id) = &invocation.id {
-                    if store
-                        .answered(id, &user.user_name)
-                        .map_err(ledger)?
-                        .is_some()
-                    {
-                        return Err(ApiError::conflict(format!(
-                            "the change {id} was already applied; it is not applied again"
-                        )));
+                    if let Some(first) = store.answered(id, &user.user_name).map_err(ledger)? {
+                        return Ok(Outcome {
+                            deleted: first.record.is_none(),
+                            record: first.record,
+                            created: Vec::new(),
+                            journal: Vec::new(),
+                            attachments: Vec::new(),
+                        });
                     }
                 }
                 let result = run(
