@@ -57,14 +57,16 @@ e2e: setup
 
 ## soak: the exactly-once soak (e2e/soak.mjs) in headless Chromium against an instance with its
 ## fault switch on, then the figures; `make soak SEED=7 ROUNDS=100` is about 10,000 actions
-## (ACTIONS per round). `make e2e` runs one quick round of it (e2e/soak.test.mjs).
+## (ACTIONS per round; MINUTES=30 starts no round after half an hour). `make e2e` runs one
+## quick round of it (e2e/soak.test.mjs).
 SEED ?= 1
 ROUNDS ?= 100
 ACTIONS ?= 100
+MINUTES ?= Infinity
 soak: setup
 	wasm-pack build --release --target web --out-dir pkg-test --no-pack . $(TEST_HOOKS)
 	cargo build -q -p offgrid-server
-	SEED=$(SEED) ROUNDS=$(ROUNDS) ACTIONS=$(ACTIONS) node e2e/soak.mjs
+	SEED=$(SEED) ROUNDS=$(ROUNDS) ACTIONS=$(ACTIONS) MINUTES=$(MINUTES) node e2e/soak.mjs
 
 clean:
 	cargo clean

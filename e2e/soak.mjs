@@ -18,7 +18,7 @@
 // SEED and the round's number, printed with the round: `SEED=<round seed> ROUNDS=1` replays
 // it (the choices replay; the timing of a fault against the worker's work may differ).
 //
-//   node e2e/soak.mjs                 (SEED, ROUNDS, ACTIONS per round from the environment)
+//   node e2e/soak.mjs      (SEED, ROUNDS, ACTIONS per round, MINUTES at most, from the environment)
 //   make soak SEED=7 ROUNDS=20
 import { launchPlaywrightChromium } from './engines.mjs';
 import { BASE, Instance, basic } from './instance.mjs';
@@ -329,12 +329,13 @@ async function round(browser, seed, actions, stats, log) {
     };
 
     // The dispatcher, on the instance: a field the technician's actions do not write (merges),
-    // the state they do write (conflicts), a close (the record leaves the scope) or a delete.
+    // the state they check and write (conflicts that cannot be resolved), the other fields
+    // they write (conflicts that can), a close (the record leaves the scope) or a delete.
     const dispatcher = async () => {
       const tasks = await instanceList(instance, 'wm_task', SCOPES.wm_task);
       const task = rnd.pick(tasks);
       if (!task) return;
-      const what = rnd.pick(['priority', 'state', 'state', 'close', 'delete']);
+      const what = rnd.pick(['priority', 'state', 'written', 'written', 'close', 'delete']);
       let response;
       if (what === 'delete') {
         response = await fetchAs(DISPATCHER, `/api/now/table/wm_task/${task.sys_id}`, { method: 'DELETE' });
@@ -342,6 +343,7 @@ async function round(browser, seed, actions, stats, log) {
       } else {
         const fields = what === 'priority' ? { priority: String(1 + rnd.int(4)) }
           : what === 'state' ? { state: rnd.pick(['assigned', 'accepted', 'work_in_progress']) }
+          : what === 'written' ? { work_start: `2026-01-${10 + rnd.int(20)} 08:00:00`, close_notes: `dispatcher ${serial++}` }
           : { state: 'closed_complete', close_notes: 'closed by the dispatcher' };
         response = await instance.as(DISPATCHER, `/api/now/table/wm_task/${task.sys_id}`, { method: 'PATCH', body: JSON.stringify(fields) });
         if (response.status === 200) dispatcherChanges.set(task.sys_id, (dispatcherChanges.get(task.sys_id) ?? 0) + 1);
@@ -536,14 +538,15 @@ async function check({ instance, tab, seed, stats, entries, liveApplied, unknown
 }
 
 /**
- * Runs `rounds` rounds from `seed`, about `actions` technician actions each; `log` hears a
- * line per round. The figures, summed.
+ * Runs `rounds` rounds from `seed`, about `actions` technician actions each, starting no new
+ * round after `minutes`; `log` hears a line per round. The figures, summed.
  */
-export async function soak({ seed = 1, rounds = 1, actions = 40, log } = {}) {
+export async function soak({ seed = 1, rounds = 1, actions = 40, minutes = Infinity, log } = {}) {
   const stats = emptyStats();
   const browser = await launchPlaywrightChromium();
+  const until = Date.now() + minutes * 60_000;
   try {
-    for (let n = 0; n < rounds; n++) {
+    for (let n = 0; n < rounds && Date.now() < until; n++) {
       const total = stats.actions + actions;
       await round(browser, roundSeed(seed, n), { total, roundEnd: total }, stats, log);
     }
@@ -580,6 +583,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     seed: Number(env.SEED ?? 1),
     rounds: Number(env.ROUNDS ?? 1),
     actions: Number(env.ACTIONS ?? 100),
+    minutes: Number(env.MINUTES ?? Infinity),
     log: (line) => console.log(line),
   });
   console.log(report(stats, (Date.now() - started) / 1000));
