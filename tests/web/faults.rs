@@ -164,11 +164,12 @@ async fn a_pending_entry_cannot_be_deleted_while_another_worker_syncs() {
 }
 
 /// A live action whose connection the instance dropped after committing (its fault switch,
-/// `--fault-injection`): the runtime cannot tell it from one that never arrived, so it queues
-/// the change, under the id it sent live, and the sync applies it once, not twice.
+/// `--fault-injection`). Either the browser resends it by itself (Chromium does on a reused
+/// connection) and the instance answers the repeated id with the first run's record, or the
+/// runtime, which cannot tell a dropped connection from a refused one, queues the change under
+/// the id it sent live. Either way the change applies once, not twice.
 #[wasm_bindgen_test]
-async fn a_live_action_that_lost_its_answer_after_applying_is_queued_under_its_id_and_applies_once()
-{
+async fn a_live_action_that_lost_its_answer_after_applying_applies_once() {
     let (rt, prefix) = signed_in().await;
     let task_id = id(&task("assigned", 0).await);
     let note = format!("dropped {}", offgrid::record::new_uuid());
@@ -179,9 +180,10 @@ async fn a_live_action_that_lost_its_answer_after_applying_is_queued_under_its_i
         "the test instance runs with --fault-injection: {body}"
     );
     let (s, body) = act(&rt, "add_work_note", &task_id, json!({"note": note})).await;
-    assert_eq!(s, 202, "queued when no answer came: {body}");
+    assert!(s == 200 || s == 202, "answered again or queued: {body}");
     let report = sync(&rt).await;
-    assert_eq!(report["applied"], 1, "{report}");
+    let queued = if s == 202 { 1 } else { 0 };
+    assert_eq!(report["applied"], queued, "{report}");
     let query = format!("/api/now/table/sys_journal_field?sysparm_query=element_id={task_id}");
     let (_, journal) = instance("admin", "GET", &query, None).await;
     let copies = journal["result"]
