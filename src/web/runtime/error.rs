@@ -76,7 +76,7 @@ pub enum RuntimeError {
         message: String,
     },
     /// Too little storage left for a download.
-    #[error("not enough storage for the offline cache: {} MB free, about {} MB needed; free some space and download again (nothing was changed)", Tenths(*free_mb), Tenths(*needed_mb))]
+    #[error("not enough storage for the offline cache: {free_mb:.1} MB free, about {needed_mb:.1} MB needed; free some space and download again (nothing was changed)")]
     Quota {
         /// Megabytes free.
         free_mb: f64,
@@ -123,17 +123,5 @@ fn fetch_error(e: &FetchError, message: String) -> ApiError {
         FetchError::Timeout(_) => ApiError::timeout(message),
         FetchError::Network(_) => ApiError::network(message),
         FetchError::BadBody(_) => ApiError::bad_gateway(message),
-    }
-}
-
-/// A non-negative amount written with one decimal, as `{:.1}` would, without the float
-/// formatter (about 14 KB of wasm for this one message). Amounts here are bytes over 2^20, never
-/// exactly halfway between two tenths, so rounding half away from zero changes nothing.
-struct Tenths(f64);
-
-impl std::fmt::Display for Tenths {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let tenths = (self.0 * 10.0).round() as u64;
-        write!(f, "{}.{}", tenths / 10, tenths % 10)
     }
 }
