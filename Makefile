@@ -15,7 +15,7 @@ WASM_ENGINES ?= chromium firefox webkit
 TEST_HOOKS := --features test-hooks
 
 # The shipped core's build: Cargo's `wasm-release` profile (smallest code) and wasm-opt, in
-# Cargo.toml; the instance keeps the speed-first `release` profile.
+# Cargo.toml; the instance keeps the `release` profile.
 WASM_BUILD := wasm-pack build --profile wasm-release --target web --no-pack
 # What a browser downloads of the core (wasm + JS glue, gzipped) may not exceed this.
 SIZE_BUDGET := 153600
