@@ -14,7 +14,13 @@ WASM_ENGINES ?= chromium firefox webkit
 # (`make build`, `make demo`) does not have; wasm-pack passes these options on to cargo.
 TEST_HOOKS := --features test-hooks
 
-.PHONY: demo test setup build bench lint native-test wasm-test e2e soak clean
+# The shipped core's build: Cargo's `wasm-release` profile (smallest code) and wasm-opt, in
+# Cargo.toml; the instance keeps the `release` profile.
+WASM_BUILD := wasm-pack build --profile wasm-release --target web --no-pack
+# What a browser downloads of the core (wasm + JS glue, gzipped) may not exceed this.
+SIZE_BUDGET := 153600
+
+.PHONY: demo test setup build size bench lint native-test wasm-test e2e soak clean
 
 ## demo: install what is missing, build the core, start the instance with demo data
 demo: setup build
@@ -29,7 +35,11 @@ setup:
 
 ## build: the core as an ES module for the service worker and the app, in pkg/
 build: setup
-	wasm-pack build --release --target web --out-dir pkg --no-pack
+	$(WASM_BUILD) --out-dir pkg
+
+## size: builds the core and prints its gzipped size against the budget; fails above it
+size: build
+	@scripts/size.sh pkg $(SIZE_BUDGET)
 
 ## bench: offgrid's hot paths in headless Chromium against a release instance, each figure
 ## beside a baseline from the same run (docs/bench.md); prints a table and writes
@@ -61,7 +71,7 @@ wasm-test: setup
 ## cut a browser's), so it builds its own core into pkg-test/; pkg/ stays as shipped. One file
 ## at a time: each starts its own instance on the one e2e address.
 e2e: setup
-	wasm-pack build --release --target web --out-dir pkg-test --no-pack . $(TEST_HOOKS)
+	$(WASM_BUILD) --out-dir pkg-test . $(TEST_HOOKS)
 	cargo build -q -p offgrid-server
 	node --test --test-concurrency=1 --test-reporter=spec e2e/
 
@@ -74,7 +84,7 @@ ROUNDS ?= 100
 ACTIONS ?= 100
 MINUTES ?= Infinity
 soak: setup
-	wasm-pack build --release --target web --out-dir pkg-test --no-pack . $(TEST_HOOKS)
+	$(WASM_BUILD) --out-dir pkg-test . $(TEST_HOOKS)
 	cargo build -q -p offgrid-server
 	SEED=$(SEED) ROUNDS=$(ROUNDS) ACTIONS=$(ACTIONS) MINUTES=$(MINUTES) node e2e/soak.mjs
 

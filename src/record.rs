@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
-use time::{format_description::BorrowedFormatItem, macros::format_description, OffsetDateTime};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 /// The fields every record carries, maintained by the store, never by a client.
 pub const SYSTEM_FIELDS: [&str; 6] = [
@@ -163,9 +163,6 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
-const FORMAT: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-
 /// An instant in UTC, to the second, written `YYYY-MM-DD HH:MM:SS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
@@ -188,9 +185,38 @@ impl Timestamp {
 
     /// Parses `YYYY-MM-DD HH:MM:SS` (UTC).
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        time::PrimitiveDateTime::parse(text, FORMAT)
-            .map(|dt| Self(dt.assume_utc().unix_timestamp()))
-            .map_err(|_| TimestampError(text.to_string()))
+        // Read by hand rather than with `time`'s format descriptions, whose parser and
+        // formatter were a tenth of the wasm's code (docs/decisions.md); `time` still checks
+        // the calendar.
+        let bad = || TimestampError(text.to_string());
+        let bytes = text.as_bytes();
+        let shaped = bytes.len() == 19
+            && bytes.iter().enumerate().all(|(i, &b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b' ',
+                13 | 16 => b == b':',
+                _ => b.is_ascii_digit(),
+            });
+        if !shaped {
+            return Err(bad());
+        }
+        let number = |from: usize, to: usize| {
+            bytes[from..to]
+                .iter()
+                .fold(0u16, |n, b| n * 10 + u16::from(b - b'0'))
+        };
+        let two = |from: usize| number(from, from + 2) as u8;
+        let month = Month::try_from(two(5)).map_err(|_| bad())?;
+        let date = Date::from_calendar_date(i32::from(number(0, 4)), month, two(8));
+        let time = Time::from_hms(two(11), two(14), two(17));
+        match (date, time) {
+            (Ok(date), Ok(time)) => Ok(Self(
+                PrimitiveDateTime::new(date, time)
+                    .assume_utc()
+                    .unix_timestamp(),
+            )),
+            _ => Err(bad()),
+        }
     }
 
     /// The current time from the system clock. Not available on wasm32, where the browser
@@ -211,8 +237,22 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.datetime().format(FORMAT).map_err(|_| fmt::Error)?;
-        f.write_str(&text)
+        let at = self.datetime();
+        // A year before 1 BC keeps four digits after its sign, as `time`'s `[year]` wrote it.
+        let (sign, year) = if at.year() < 0 {
+            ("-", -at.year())
+        } else {
+            ("", at.year())
+        };
+        write!(
+            f,
+            "{sign}{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        )
     }
 }
 
@@ -287,6 +327,27 @@ mod tests {
         assert_eq!(Timestamp::from_unix(0).to_string(), "1970-01-01 00:00:00");
         let err = Timestamp::parse("2026-11-22T05:49:46Z").unwrap_err();
         assert!(err.to_string().contains("2026-11-22T05:49:46Z"));
+    }
+
+    #[test]
+    fn timestamps_outside_the_calendar_or_the_shape_are_refused() {
+        for text in [
+            "2026-02-29 00:00:00",
+            "2026-13-01 00:00:00",
+            "2026-00-10 00:00:00",
+            "2026-11-22 24:00:00",
+            "2026-11-22 05:60:00",
+            "2026-11-22 05:49:60",
+            "2026-11-22 5:49:46",
+            "2026-11-22 05:49:46 ",
+            "+2026-11-22 05:49:4",
+            "2026-11-22",
+            "",
+        ] {
+            assert!(Timestamp::parse(text).is_err(), "{text:?} parsed");
+        }
+        let leap = Timestamp::parse("2024-02-29 23:59:59").unwrap();
+        assert_eq!(leap.plus(1).to_string(), "2024-03-01 00:00:00");
     }
 
     #[test]

@@ -36,7 +36,11 @@ pub fn start(config: JsValue) -> Promise {
         let config: RuntimeConfig = if config.is_undefined() || config.is_null() {
             RuntimeConfig::default()
         } else {
-            serde_wasm_bindgen::from_value(config)
+            let text = js_sys::JSON::stringify(&config)
+                .ok()
+                .and_then(|text| text.as_string())
+                .unwrap_or_default();
+            serde_json::from_str(&text)
                 .map_err(|e| js_sys::Error::new(&format!("offgrid: bad config: {e}")))?
         };
         let runtime = Runtime::open(config)

@@ -233,6 +233,8 @@ async fn a_download_refused_for_lack_of_space_harms_neither_cache_nor_outbox() {
     let (s, body) = call(&rt, "POST", "/offgrid/cache/download?full=true", None).await;
     assert_eq!(s, 507, "{body}");
     assert_eq!(body["error"]["code"], "quota", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(": 1.0 MB free, about "), "{body}");
     rt.network().force_storage(None);
 
     assert_eq!(status(&rt).await["cache"], before_cache);

@@ -1,11 +1,14 @@
 //! Rust values to and from the JS values IndexedDB stores.
 //!
-//! Everything goes through `serde-wasm-bindgen`'s JSON-compatible serializer, so a stored value
-//! is a plain JS object (maps become objects, not `Map`s): key paths such as `record.state`
-//! reach into it, and the browser's devtools show it as JSON.
+//! A value goes through `serde_json`'s text and the engine's own `JSON.parse` /
+//! `JSON.stringify`, so a stored value is a plain JS object: key paths such as `record.state`
+//! reach into it, and the browser's devtools show it as JSON. One serializer for HTTP bodies
+//! and storage keeps the wasm small (`docs/decisions.md`), and the engine builds the whole
+//! object in one call instead of one call across the wasm boundary per property.
 
 use super::error::DbError;
 use crate::record::Record;
+use crate::web::transport::js_text;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -15,20 +18,20 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(
     op: &'static str,
     value: &T,
 ) -> Result<JsValue, DbError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| DbError::Encode {
-            op,
-            message: e.to_string(),
-        })
+    let encode = |message| DbError::Encode { op, message };
+    let text = serde_json::to_string(value).map_err(|e| encode(e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|e| encode(js_text(&e)))
 }
 
 /// A stored JS value as a Rust value.
 pub(crate) fn from_js<T: DeserializeOwned>(op: &'static str, js: JsValue) -> Result<T, DbError> {
-    serde_wasm_bindgen::from_value(js).map_err(|e| DbError::Decode {
-        op,
-        message: e.to_string(),
-    })
+    let decode = |message| DbError::Decode { op, message };
+    // `JSON.stringify` throws on cycles and BigInts and gives `undefined` for `undefined`.
+    let text = js_sys::JSON::stringify(&js)
+        .map_err(|e| decode(js_text(&e)))?
+        .as_string()
+        .ok_or_else(|| decode("the stored value has no JSON form".into()))?;
+    serde_json::from_str(&text).map_err(|e| decode(e.to_string()))
 }
 
 /// The key of a record in a record area or the shadow store: `[table, sys_id]`.
