@@ -16,7 +16,7 @@ TEST_HOOKS := --features test-hooks
 
 # The shipped core's build: Cargo's `wasm-release` profile (smallest code) and wasm-opt, in
 # Cargo.toml; the instance keeps the `release` profile.
-WASM_BUILD := wasm-pack build --profile wasm-release --target web --no-pack
+WASM_BUILD := wasm-pack build --profile wasm-release --target web
 # What a browser downloads of the core (wasm + JS glue, gzipped) may not exceed this.
 SIZE_BUDGET := 153600
 
@@ -33,9 +33,11 @@ test: setup lint native-test wasm-test e2e
 setup:
 	@scripts/setup.sh
 
-## build: the core as an ES module for the service worker and the app, in pkg/
+## build: the npm package in pkg/: the core as an ES module, the page client and the worker
+## entry (js/), and the app shell's files and version (pkg/shell.js, from www/)
 build: setup
 	$(WASM_BUILD) --out-dir pkg
+	node scripts/package.mjs pkg --shell www
 
 ## size: builds the core and prints its gzipped size against the budget; fails above it
 size: build
@@ -72,6 +74,7 @@ wasm-test: setup
 ## at a time: each starts its own instance on the one e2e address.
 e2e: setup
 	$(WASM_BUILD) --out-dir pkg-test . $(TEST_HOOKS)
+	node scripts/package.mjs pkg-test --shell www
 	cargo build -q -p offgrid-server
 	node --test --test-concurrency=1 --test-reporter=spec e2e/
 
@@ -85,6 +88,7 @@ ACTIONS ?= 100
 MINUTES ?= Infinity
 soak: setup
 	$(WASM_BUILD) --out-dir pkg-test . $(TEST_HOOKS)
+	node scripts/package.mjs pkg-test --shell www
 	cargo build -q -p offgrid-server
 	SEED=$(SEED) ROUNDS=$(ROUNDS) ACTIONS=$(ACTIONS) MINUTES=$(MINUTES) node e2e/soak.mjs
 

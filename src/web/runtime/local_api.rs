@@ -3,8 +3,11 @@
 //! - `/api/offgrid/login`, `/api/offgrid/logout`: passed to the instance, remembered here.
 //! - `GET /api/now/table/...`: the network, or the cache with the same query semantics.
 //! - `POST /api/offgrid/actions/{name}`: live on the instance, or run offline and queued.
+//! - `GET /api/offgrid/config`: the instance's, or the stored copy offline.
+//! - `GET /api/now/attachment/{sys_id}/file`: the device's copy of a file it keeps, else the
+//!   instance's.
 //! - `/offgrid/...`: answered by the runtime alone (status, mode, download, outbox, sync,
-//!   drafts, settings, logout).
+//!   drafts, settings, logout, the actions of a record).
 //! - Any other path: passed to the instance.
 
 use super::cache::TableRequest;
@@ -53,6 +56,10 @@ async fn dispatch(rt: &Runtime, request: &Request) -> Result<Response, RuntimeEr
             let table = table_request(table, Some(sys_id), params);
             rt.table_get(request, &path_and_query, table).await
         }
+        ("GET", ["api", "offgrid", "config"]) => rt.config(request, &path_and_query).await,
+        ("GET", ["api", "now", "attachment", sys_id, "file"]) => {
+            rt.attachment_file(request, &path_and_query, sys_id).await
+        }
         ("POST", ["api", "offgrid", "actions", name]) => {
             action(rt, request, &path_and_query, name).await
         }
@@ -71,6 +78,7 @@ async fn local(
 ) -> Result<Response, RuntimeError> {
     let answer = match (method, path) {
         ("GET", ["status"]) => return Ok(ok(&rt.status().await?)),
+        ("GET", ["actions"]) => return rt.actions_for(params).await,
         ("POST", ["mode"]) => {
             let body = body_json(request).await?;
             let offline = body["offline"].as_bool().ok_or_else(|| {
