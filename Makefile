@@ -14,7 +14,7 @@ WASM_ENGINES ?= chromium firefox webkit
 # (`make build`, `make demo`) does not have; wasm-pack passes these options on to cargo.
 TEST_HOOKS := --features test-hooks
 
-.PHONY: demo test setup build bench lint native-test wasm-test e2e clean
+.PHONY: demo test setup build bench lint native-test wasm-test e2e soak clean
 
 ## demo: install what is missing, build the core, start the instance with demo data
 demo: setup build
@@ -64,6 +64,19 @@ e2e: setup
 	wasm-pack build --release --target web --out-dir pkg-test --no-pack . $(TEST_HOOKS)
 	cargo build -q -p offgrid-server
 	node --test --test-concurrency=1 --test-reporter=spec e2e/
+
+## soak: the exactly-once soak (e2e/soak.mjs) in headless Chromium against an instance with its
+## fault switch on, then the figures; `make soak SEED=7 ROUNDS=100` is about 10,000 actions
+## (ACTIONS per round; MINUTES=30 starts no round after half an hour). `make e2e` runs one
+## quick round of it (e2e/soak.test.mjs).
+SEED ?= 1
+ROUNDS ?= 100
+ACTIONS ?= 100
+MINUTES ?= Infinity
+soak: setup
+	wasm-pack build --release --target web --out-dir pkg-test --no-pack . $(TEST_HOOKS)
+	cargo build -q -p offgrid-server
+	SEED=$(SEED) ROUNDS=$(ROUNDS) ACTIONS=$(ACTIONS) MINUTES=$(MINUTES) node e2e/soak.mjs
 
 clean:
 	cargo clean

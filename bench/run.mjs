@@ -172,7 +172,8 @@ async function benchSize(cached, figures) {
   const demo = cached * DEMO_PER_CACHED;
   const instance = new Instance({
     pkg: join(ROOT, 'pkg'),
-    args: ['--www', WWW, '--demo', '--records', String(demo), '--record-bytes', String(RECORD_BYTES)],
+    records: demo,
+    args: ['--www', WWW, '--record-bytes', String(RECORD_BYTES)],
     startupMs: 600_000,
   });
   const size = cached;

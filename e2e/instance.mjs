@@ -1,6 +1,6 @@
 // A real instance for the end-to-end tests, with demo data in a database file of its own, so
-// it can be stopped (a real outage: the browser's requests are refused) and started again with
-// everything it had.
+// it can be stopped (a real outage: the browser's requests are refused) or killed, and started
+// again with everything it had committed.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,18 +12,19 @@ export const BASE = `http://${ADDR}`;
 const PKG = process.env.OFFGRID_E2E_PKG ?? 'pkg-test';
 const SERVER = process.env.OFFGRID_SERVER ?? 'target/debug/offgrid-server';
 
-const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
+export const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
 
 export class Instance {
   /**
-   * `pkg`: the built core it serves at /pkg/ (default: the one with the test hooks); `args`:
-   * its other options (default: 200 demo records); `startupMs`: how long it may take to answer
-   * (seeding a large demo takes a while).
+   * `pkg`: the built core it serves at /pkg/ (default: the one with the test hooks); `records`:
+   * demo records; `faults`: start it with `--fault-injection` (see server/README.md); `args`:
+   * its other options; `startupMs`: how long it may take to answer (seeding a large demo takes
+   * a while).
    */
-  constructor({ pkg = PKG, args = ['--demo', '--records', '200'], startupMs = 30_000 } = {}) {
+  constructor({ pkg = PKG, records = 200, faults = false, args = [], startupMs = 30_000 } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'offgrid-e2e-'));
     this.pkg = pkg;
-    this.args = args;
+    this.args = ['--demo', '--records', String(records), ...(faults ? ['--fault-injection'] : []), ...args];
     this.startupMs = startupMs;
     this.child = null;
   }
@@ -51,11 +52,12 @@ export class Instance {
     throw new Error(`the instance did not answer on ${BASE}`);
   }
 
-  async stop() {
+  /** Stops the instance: `SIGTERM`, or `SIGKILL` (no chance to finish anything it was doing). */
+  async stop(signal = 'SIGTERM') {
     const child = this.child;
     this.child = null;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill();
+    child.kill(signal);
     await child.exited;
   }
 
@@ -66,9 +68,14 @@ export class Instance {
 
   /** A request to the instance itself, as the admin (not through any browser). */
   async admin(path, init = {}) {
+    return this.as('admin', path, init);
+  }
+
+  /** A request to the instance itself as `user` (Basic auth, password = user name). */
+  async as(user, path, init = {}) {
     const response = await fetch(BASE + path, {
       ...init,
-      headers: { authorization: basic('admin'), 'content-type': 'application/json', ...(init.headers ?? {}) },
+      headers: { authorization: basic(user), 'content-type': 'application/json', ...(init.headers ?? {}) },
     });
     return { status: response.status, body: await response.json() };
   }

@@ -2,7 +2,8 @@
 # Runs a command with a real offgrid instance listening on loopback, then stops the instance.
 #   scripts/with-instance.sh COMMAND [ARGS...]
 # The instance serves demo data from an in-memory SQLite database and allows the wasm test
-# runner's origin (CORS with credentials), so tests in headless Chromium talk to it over HTTP.
+# runner's origin (CORS with credentials), so tests in headless Chromium talk to it over HTTP;
+# its fault switch is on (--fault-injection), for the tests of answers lost after a commit.
 # OFFGRID_TEST_INSTANCE (the instance's URL) and WASM_BINDGEN_TEST_ADDRESS (where the test
 # runner serves the tests) are exported for the command.
 set -euo pipefail
@@ -16,7 +17,7 @@ LOG=${OFFGRID_TEST_LOG:-target/test-instance.log}
 cargo build -q -p offgrid-server
 mkdir -p "$(dirname "$LOG")"
 "${CARGO_TARGET_DIR:-target}/debug/offgrid-server" --listen "$INSTANCE_ADDR" --db :memory: --demo --records "$RECORDS" \
-  --cors-origin "http://$RUNNER_ADDR" >"$LOG" 2>&1 &
+  --cors-origin "http://$RUNNER_ADDR" --fault-injection >"$LOG" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 

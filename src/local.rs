@@ -63,6 +63,7 @@ pub fn plan_action(
         table,
         sys_id,
         inputs,
+        ..
     } = invocation;
     let mut store = MemoryStore::new();
     if let Some(record) = &cached {
@@ -320,6 +321,7 @@ mod tests {
             table: "wm_task".into(),
             sys_id: "t1".into(),
             inputs: inputs.as_object().cloned().unwrap_or_default(),
+            id: None,
         }
     }
 

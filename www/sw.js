@@ -99,6 +99,7 @@ function hook(name) {
 const HOOKS = {
   'network-override': (data) => hook('set_network_override')(data.up ?? undefined),
   'clock-override': (data) => hook('set_clock_override')(data.unix_seconds ?? undefined),
+  'storage-override': (data) => hook('set_storage_override')(data.free_bytes ?? undefined),
 };
 
 self.addEventListener('message', (event) => {

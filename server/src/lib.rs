@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod faults;
 pub mod hooks;
 pub mod routes;
 pub mod rules;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub sessions: auth::SessionPolicy,
     /// Failed sign-ins, per user and address.
     pub throttle: Arc<throttle::Throttle>,
+    /// The armed faults; `None` unless started with `--fault-injection`.
+    pub faults: Option<Arc<faults::Faults>>,
 }
 
 /// Limits on what one request may carry (see [`Config`]).
@@ -164,6 +167,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             secure: config.secure_cookies,
         },
         throttle: Arc::default(),
+        faults: config.fault_injection.then(Arc::default),
     };
     let app = router(&config, state)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -255,6 +259,7 @@ fn router(config: &Config, state: AppState) -> Result<Router, StartError> {
         .route("/api/offgrid/cache", get(offgrid::cache))
         .route("/api/offgrid/actions/{name}", post(offgrid::run_action))
         .route("/api/offgrid/sync", post(offgrid::sync))
+        .route("/api/offgrid/faults", post(faults::arm))
         .route(
             "/api/now/table/{table}",
             get(table::list).post(table::insert),
@@ -276,6 +281,10 @@ fn router(config: &Config, state: AppState) -> Result<Router, StartError> {
         // Whatever axum itself answers (a wrong method, a path that is not UTF-8) becomes the
         // envelope too.
         .layer(axum::middleware::map_response(routes::envelope))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         // Room for a base64 attachment inside an action or sync body; uploads check the exact
         // limit themselves.
         .layer(DefaultBodyLimit::max(

@@ -4,7 +4,7 @@
 use super::ApiError;
 use crate::action::{ActionDef, ActionSet, Outcome};
 use crate::outbox::EntryState;
-use crate::record::Record;
+use crate::record::{is_valid_uuid, Record};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -18,17 +18,28 @@ pub struct Invocation {
     /// The action's inputs by name.
     #[serde(default)]
     pub inputs: Map<String, Value>,
+    /// The device's id for a live call (a UUID): should the answer be lost, the device queues
+    /// the same change under this id, and the instance, which remembers the id with the
+    /// change, answers that entry as already applied instead of applying it twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl Invocation {
     /// Reads a request's JSON body: 400 `bad_request` naming the fault when it is not an
     /// invocation.
     pub fn from_value(body: Value) -> Result<Self, ApiError> {
-        serde_json::from_value(body).map_err(|e| {
+        let invocation: Self = serde_json::from_value(body).map_err(|e| {
             ApiError::bad_request(format!(
-                "an action call is {{\"table\", \"sys_id\", \"inputs\"}}: {e}"
+                "an action call is {{\"table\", \"sys_id\", \"inputs\", \"id\"?}}: {e}"
             ))
-        })
+        })?;
+        match &invocation.id {
+            Some(id) if !is_valid_uuid(id) => Err(ApiError::bad_request(format!(
+                "the action call's id {id:?} is not a UUID (8-4-4-4-12 lowercase hexadecimal digits)"
+            ))),
+            _ => Ok(invocation),
+        }
     }
 
     /// The definition of action `name` for this invocation ([`definition`]).
@@ -144,6 +155,16 @@ mod tests {
     }
 
     #[test]
+    fn an_invocations_id_must_be_a_uuid() {
+        let call = |id: &str| json!({"table": "wm_task", "sys_id": "a", "id": id});
+        let e = Invocation::from_value(call("1")).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (400, "bad_request"));
+        assert!(e.message.contains("UUID"), "{}", e.message);
+        let id = crate::record::new_uuid();
+        assert_eq!(Invocation::from_value(call(&id)).unwrap().id, Some(id));
+    }
+
+    #[test]
     fn the_action_must_exist_and_work_on_the_invocations_table() {
         let set = ActionSet::from_json(&json!([{
             "name": "start", "table": "wm_task", "offline": true,
@@ -154,6 +175,7 @@ mod tests {
             table: table.into(),
             sys_id: "a".into(),
             inputs: Map::new(),
+            id: None,
         };
         assert!(call("wm_task").action(&set, "start").is_ok());
         assert_eq!(

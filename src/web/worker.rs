@@ -1,7 +1,7 @@
 //! The entry points the service worker's JS shim (`www/sw.js`) calls. The shim registers the
 //! event handlers synchronously and wraps each call in `ready.then(...)`, since the wasm
 //! initialises asynchronously. With the `test-hooks` feature it also exports the overrides
-//! tests use to fix the clock and force the network.
+//! tests use to fix the clock and force the network and the storage estimate.
 
 use super::runtime::{install_panic_hook, Runtime, RuntimeConfig};
 use js_sys::Promise;
@@ -106,6 +106,21 @@ pub fn on_message(data: JsValue) -> Promise {
 #[wasm_bindgen]
 pub fn set_network_override(up: Option<bool>) -> Result<(), JsValue> {
     current()?.network().force(up);
+    Ok(())
+}
+
+/// Forces the storage estimate to `free_bytes` left of a full quota (`undefined`: the browser's
+/// estimate again), so a download is refused for want of space when a test says so.
+#[cfg(feature = "test-hooks")]
+#[wasm_bindgen]
+pub fn set_storage_override(free_bytes: Option<f64>) -> Result<(), JsValue> {
+    let quota = 1e12;
+    current()?
+        .network()
+        .force_storage(free_bytes.map(|free| super::runtime::StorageEstimate {
+            usage: quota - free,
+            quota,
+        }));
     Ok(())
 }
 

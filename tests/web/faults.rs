@@ -162,3 +162,36 @@ async fn a_pending_entry_cannot_be_deleted_while_another_worker_syncs() {
     drop(db);
     finish(rt, &prefix).await;
 }
+
+/// A live action whose connection the instance dropped after committing (its fault switch,
+/// `--fault-injection`). Either the browser resends it by itself (Chromium does on a reused
+/// connection) and the instance answers the repeated id with the first run's record, or the
+/// runtime, which cannot tell a dropped connection from a refused one, queues the change under
+/// the id it sent live. Either way the change applies once, not twice.
+#[wasm_bindgen_test]
+async fn a_live_action_that_lost_its_answer_after_applying_applies_once() {
+    let (rt, prefix) = signed_in().await;
+    let task_id = id(&task("assigned", 0).await);
+    let note = format!("dropped {}", offgrid::record::new_uuid());
+    let arm = json!({"route": "action", "fault": "drop", "count": 1});
+    let (s, body) = instance("admin", "POST", "/api/offgrid/faults", Some(arm)).await;
+    assert_eq!(
+        s, 200,
+        "the test instance runs with --fault-injection: {body}"
+    );
+    let (s, body) = act(&rt, "add_work_note", &task_id, json!({"note": note})).await;
+    assert!(s == 200 || s == 202, "answered again or queued: {body}");
+    let report = sync(&rt).await;
+    let queued = if s == 202 { 1 } else { 0 };
+    assert_eq!(report["applied"], queued, "{report}");
+    let query = format!("/api/now/table/sys_journal_field?sysparm_query=element_id={task_id}");
+    let (_, journal) = instance("admin", "GET", &query, None).await;
+    let copies = journal["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["value"] == note.as_str())
+        .count();
+    assert_eq!(copies, 1, "applied exactly once");
+    finish(rt, &prefix).await;
+}

@@ -181,3 +181,35 @@ async fn attach_photo_stores_the_bytes_and_refuses_a_wrong_hash_by_its_input() {
     assert_eq!(file.headers()["content-type"], "image/png");
     assert_eq!(file.bytes().await.unwrap().to_vec(), bytes);
 }
+
+#[tokio::test]
+async fn a_live_action_with_an_id_that_is_not_a_uuid_is_refused() {
+    let instance = Instance::start().await;
+    let admin = instance.login("admin").await;
+    let beth = instance.login("beth.anglin").await;
+    let t = task(&admin, "assigned", "beth.anglin").await;
+    let body =
+        json!({"table": "wm_task", "sys_id": t["sys_id"], "inputs": {"note": "n"}, "id": "1"});
+    let (status, answer) = beth.post("/api/offgrid/actions/add_work_note", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(journal(&admin, text(&t, "sys_id")).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_live_action_repeated_with_its_id_gets_the_first_record_and_is_not_applied_again() {
+    let instance = Instance::start().await;
+    let admin = instance.login("admin").await;
+    let beth = instance.login("beth.anglin").await;
+    let t = task(&admin, "assigned", "beth.anglin").await;
+    let id = offgrid::record::new_uuid();
+    let body =
+        json!({"table": "wm_task", "sys_id": t["sys_id"], "inputs": {"note": "n"}, "id": id});
+    let (status, answer) = beth
+        .post("/api/offgrid/actions/add_work_note", body.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, again) = beth.post("/api/offgrid/actions/add_work_note", body).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["result"], answer["result"]);
+    assert_eq!(journal(&admin, text(&t, "sys_id")).await.len(), 1);
+}

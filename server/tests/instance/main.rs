@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod cache;
 mod entries;
+mod faults;
 mod hostile;
 mod reads;
 mod roles;

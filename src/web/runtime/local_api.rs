@@ -13,6 +13,7 @@ use super::{Runtime, RuntimeError};
 use crate::api::action::Invocation;
 use crate::api::local::OutboxAnswer;
 use crate::api::ApiError;
+use crate::record::new_uuid;
 use crate::web::transport::{js_text, response_text};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -144,10 +145,15 @@ async fn action(
     path: &str,
     name: &str,
 ) -> Result<Response, RuntimeError> {
-    let body = body_json(request).await?;
+    let mut body = body_json(request).await?;
     let session = rt.session();
     let online = session.as_ref().is_none_or(|s| !s.offline_mode.get());
     if online && rt.network.is_up() {
+        // The id the change is queued under if no answer comes: the instance remembers it
+        // with the change, so a change that did reach it is not applied a second time.
+        if body.is_object() && body.get("id").is_none() {
+            body["id"] = Value::String(new_uuid());
+        }
         match rt.transport.send("POST", path, Some(&body)).await {
             Ok(response) => {
                 let status = response.status();
@@ -160,8 +166,9 @@ async fn action(
                 }
                 return Ok(json_response(status, &answer, &[]));
             }
-            // Refused before an answer: the action did not reach the instance, so it is safe
-            // to queue. (A timeout is not: the instance may have run it.)
+            // No answer: the instance may or may not have run it. Queued under the call's
+            // id, it is applied at most once either way. (A timeout is an error: the instance
+            // may still be running it.)
             Err(crate::web::transport::FetchError::Network(_)) => {}
             Err(e) => return Err(e.into()),
         }

@@ -37,7 +37,8 @@ impl Runtime {
             roles: session.user.role_names(),
             now: self.clock.now(),
         };
-        let id = new_uuid();
+        // A live call that got no answer is queued under its own id (see `local_api::action`).
+        let id = invocation.id.take().unwrap_or_else(new_uuid);
         let plan = local::plan_action(def, invocation, cached, &actor, id.clone(), &mut outbox)?;
         let state = plan.entry.state;
         session

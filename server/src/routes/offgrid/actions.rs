@@ -1,15 +1,20 @@
 //! Live actions: an action run on the instance, its online and both steps in one transaction.
 //! The invocation, the checks before running and the answers are the core's contract
-//! (`offgrid::api::action`), so a live run and an offline one answer alike.
+//! (`offgrid::api::action`), so a live run and an offline one answer alike. A call with the
+//! device's id is remembered under it as the sync remembers an applied entry, in the same
+//! transaction: the device that lost the answer and queued the change under that id gets
+//! "applied" for it, a repeated call gets the first one's record, and nothing is applied
+//! twice.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
-use offgrid::action::{run, ActionContext, Side};
+use offgrid::action::{run, ActionContext, Outcome, Side};
 use offgrid::api::action::{permitted, ActionAnswer, Invocation};
 use offgrid::api::ApiError;
 use offgrid::record::{new_uuid, Timestamp};
+use offgrid::sync::{Ledger, SyncResult, SyncStatus};
 
 use super::config::actions;
 use crate::auth::CurrentUser;
@@ -38,9 +43,23 @@ pub async fn run_action(
                 let ctx = ActionContext {
                     user: user.ctx(),
                     now: Timestamp::now(),
-                    invocation_id: new_uuid(),
+                    invocation_id: invocation.id.clone().unwrap_or_else(new_uuid),
                 };
+                let ledger = |e: offgrid::store::StoreError| ApiError::internal(e.to_string());
                 let mut store = TxStore::new(tx, max);
+                // A repeated id (the browser itself resends a request whose reused connection
+                // closed without an answer) gets the first run's record, not a second run.
+                if let Some(id) = &invocation.id {
+                    if let Some(first) = store.answered(id, &user.user_name).map_err(ledger)? {
+                        return Ok(Outcome {
+                            deleted: first.record.is_none(),
+                            record: first.record,
+                            created: Vec::new(),
+                            journal: Vec::new(),
+                            attachments: Vec::new(),
+                        });
+                    }
+                }
                 let result = run(
                     def,
                     Side::Instance,
@@ -51,6 +70,17 @@ pub async fn run_action(
                     &invocation.inputs,
                 );
                 let refused = store.refused.take();
+                if let (Ok(outcome), Some(id)) = (&result, &invocation.id) {
+                    let applied = SyncResult {
+                        id: id.clone(),
+                        status: SyncStatus::Applied,
+                        record: outcome.record.clone(),
+                        error: None,
+                    };
+                    store
+                        .remember(id, &user.user_name, &applied)
+                        .map_err(ledger)?;
+                }
                 result.map_err(|e| match refused {
                     // The store refused the file itself (over the size limit, or no bytes and
                     // none uploaded before with its hash): the request's fault, not the
