@@ -27,7 +27,7 @@ demo: setup build
 	cargo run --release -p offgrid-server -- --demo
 
 ## test: install what is missing, then run every check and test
-test: setup lint native-test wasm-test e2e
+test: setup lint native-test size wasm-test e2e
 	@echo "make test: all checks passed"
 
 setup:
