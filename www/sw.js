@@ -10,7 +10,11 @@ import * as core from '/pkg/offgrid.js';
 
 const SHELL_CACHE = 'offgrid-shell-v1';
 const WASM = '/pkg/offgrid_bg.wasm';
-const SHELL = ['/', '/index.html', '/app.js', '/app.css', '/manifest.webmanifest', '/icon.svg', '/pkg/offgrid.js', WASM];
+const SHELL = ['/', '/index.html', '/app.js', '/app.css', '/dom.js', '/og.js', '/manifest.webmanifest', '/icon.svg',
+  '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png',
+  '/screens/login.js', '/screens/home.js', '/screens/list.js', '/screens/record.js', '/screens/form.js',
+  '/screens/outbox.js', '/screens/sync.js', '/screens/settings.js',
+  '/pkg/client.js', '/pkg/offgrid.js', WASM];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
