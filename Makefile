@@ -27,9 +27,11 @@ test: setup lint native-test wasm-test e2e
 setup:
 	@scripts/setup.sh
 
-## build: the core as an ES module for the service worker and the app, in pkg/
+## build: the npm package in pkg/: the core as an ES module, the page client and the worker
+## entry (js/), and the app shell's files and version (pkg/shell.js, from www/)
 build: setup
-	wasm-pack build --release --target web --out-dir pkg --no-pack
+	wasm-pack build --release --target web --out-dir pkg
+	node scripts/package.mjs pkg --shell www
 
 lint:
 	cargo fmt --all -- --check
@@ -51,7 +53,8 @@ wasm-test: setup
 ## cut a browser's), so it builds its own core into pkg-test/; pkg/ stays as shipped. One file
 ## at a time: each starts its own instance on the one e2e address.
 e2e: setup
-	wasm-pack build --release --target web --out-dir pkg-test --no-pack . $(TEST_HOOKS)
+	wasm-pack build --release --target web --out-dir pkg-test . $(TEST_HOOKS)
+	node scripts/package.mjs pkg-test --shell www
 	cargo build -q -p offgrid-server
 	node --test --test-concurrency=1 --test-reporter=spec e2e/
 

@@ -6,7 +6,7 @@
 // Run with `make e2e`; OFFGRID_E2E_ENGINES without `chromium` skips this file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engines, launchPlaywrightChromium } from './engines.mjs';
@@ -21,10 +21,10 @@ let browser;
 
 before(async () => {
   if (skip) return;
-  // The real glue with a .wasm that is not one: init() fails in the worker, as it would with
-  // a corrupt download.
+  // The real package (glue, worker entry, shell) with a .wasm that is not one: init() fails
+  // in the worker, as it would with a corrupt download.
   broken = mkdtempSync(join(tmpdir(), 'offgrid-broken-pkg-'));
-  copyFileSync(join(PKG, 'offgrid.js'), join(broken, 'offgrid.js'));
+  for (const file of readdirSync(PKG).filter((f) => f.endsWith('.js'))) copyFileSync(join(PKG, file), join(broken, file));
   writeFileSync(join(broken, 'offgrid_bg.wasm'), 'this is not WebAssembly');
   instance = new Instance({ pkg: broken });
   await instance.start();
