@@ -107,6 +107,8 @@ async function tab(page, name) {
 /** Settings → Offline Mode on; with no cache, through the "Download and Go Offline" dialog. */
 async function goOffline(page, { screenshot = false } = {}) {
   await tab(page, 'settings');
+  await page.waitForSelector('#offline-mode[aria-checked]');
+  assert.equal(await page.getAttribute('#offline-mode', 'aria-checked'), 'false', 'Offline Mode was off');
   await page.click('#offline-mode');
   const dialog = page.locator('#download-dialog');
   if (await dialog.isVisible().catch(() => false) || await dialog.waitFor({ timeout: 2000 }).then(() => true, () => false)) {
@@ -344,17 +346,19 @@ test('4. A task the dispatcher closed while it was accepted offline fails to syn
     assert.deepEqual(compare, ['Closed complete', 'Accepted'], 'the instance\'s value beside this device\'s');
     await shot(page, 'outbox-conflict');
 
-    // Delete asks first, then the record is the instance's again.
+    // Delete asks first; then the device has the instance's version again.
     await failed.locator('button', { hasText: 'Delete' }).click();
     await page.click('dialog >> text=Delete change');
     await page.waitForSelector('text=Everything is synced.');
-    await openRecord(page, 'wm_task', first.number).catch(() => {});
+    await page.evaluate((id) => { window.location.hash = `#/record/wm_task/${id}`; }, first.sys_id);
+    await page.waitForSelector('.record-head >> text=Closed complete');
+    assert.equal(await page.locator('.record.unsynced').count(), 0, 'the rolled-back record is not marked');
     const rolled = await record('wm_task', first.sys_id);
     assert.equal(rolled.state, 'closed_complete');
     assert.equal(Number(rolled.sys_mod_count), Number(first.sys_mod_count) + 1, 'only the dispatcher\'s change applied');
 
-    // Again; the dispatcher reopens the task; Resolve with an edited note.
-    await goOffline(page);
+    // Again, still in Offline Mode; the dispatcher reopens the task; Resolve with an edited note.
+    assert.equal(await page.isVisible('#offline-banner'), true, 'failed changes kept Offline Mode on');
     await openRecord(page, 'wm_task', second.number);
     await tapAction(page, 'accept_task');
     await page.fill('#input-note', 'first try');
@@ -365,13 +369,16 @@ test('4. A task the dispatcher closed while it was accepted offline fails to syn
     await page.waitForSelector('.entry[data-state="failed"]');
     await dispatcherSets(second.sys_id, 'assigned');
     await page.click('.entry[data-state="failed"] >> text=Resolve');
+    await page.waitForSelector('#input-note');
     assert.equal(await page.inputValue('#input-note'), 'first try', 'the form opens with the entry\'s inputs');
     await page.fill('#input-note', 'second try, after the reopen');
     await submitForm(page);
     await page.waitForSelector('.entry[data-state="pending"]');
-    await syncAll(page);
+    await page.click('#sync-all');
     await page.waitForSelector('text=Everything is synced.');
-    assert.equal((await record('wm_task', second.sys_id)).state, 'accepted');
+    await page.waitForSelector('#offline-banner', { state: 'hidden' });
+    const resolved = await record('wm_task', second.sys_id);
+    assert.equal(resolved.state, 'accepted');
   } finally {
     await context.close();
   }

@@ -25,7 +25,9 @@ export function outboxScreen() {
   return { el, title: 'Outbox', tab: 'outbox', refresh };
 }
 
-function entryItem(entry, record, entries) {
+function entryItem(entry, mine, entries) {
+  // The record as this device has it; else as the instance last answered for the entry.
+  const record = mine ?? entry.error?.record ?? null;
   const def = actionDef(entry.action);
   const label = def?.label ?? human(entry.action);
   const item = h('li', { class: `entry ${entry.state}`, dataset: { id: entry.id, state: entry.state } },
@@ -47,7 +49,7 @@ function entryItem(entry, record, entries) {
   } else if (entry.error) {
     item.append(h('p', { class: 'muted' }, entry.error.message));
   }
-  if (entry.state === 'failed' && entry.error?.record) item.append(compare(entry, record));
+  if (entry.state === 'failed' && entry.error?.record) item.append(compare(entry, mine));
   const buttons = [];
   if (entry.state === 'failed') {
     buttons.push(h('a', { class: 'button primary small', href: `#/form/${entry.action}?table=${encodeURIComponent(entry.table)}&sys_id=${encodeURIComponent(entry.sys_id)}&entry=${encodeURIComponent(entry.id)}` }, 'Resolve'));
@@ -83,5 +85,5 @@ function compare(entry, mine) {
     h('tbody', {}, names.map((n) => h('tr', {},
       h('th', { scope: 'row' }, human(n)),
       h('td', {}, human(theirs?.[n] ?? '')),
-      h('td', {}, human(mine?.[n] ?? entry.base?.fields?.[n] ?? ''))))));
+      h('td', {}, mine ? human(mine[n] ?? '') : '—')))));
 }

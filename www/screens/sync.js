@@ -1,6 +1,6 @@
 // Sync All, shared by the Outbox and Settings: sends the outbox with progress and says how
-// it went. Turning offline mode off is the seed's other way to sync: it also brings the user
-// back online, after which the worker deletes the offline cache (the policy's default).
+// it went. With Offline Mode on it turns it off, which syncs: after it the user is back
+// online and the worker deletes the offline cache (the policy's default), as the seed says.
 import { toast } from '../dom.js';
 import { app } from '../app.js';
 
@@ -13,7 +13,11 @@ export async function syncAll(progress) {
   const onProgress = ({ detail }) => { progress.value = (detail.applied ?? 0) + (detail.failed ?? 0) + (detail.blocked ?? 0); };
   document.addEventListener('offgrid-sync', onProgress);
   try {
-    const report = app.status?.offline_mode ? (await app.og.setOfflineMode(false)).sync : await app.og.sync();
+    const wasOffline = Boolean(app.status?.offline_mode);
+    const report = wasOffline ? (await app.og.setOfflineMode(false)).sync : await app.og.sync();
+    // Changes that failed stay on the device's records: Offline Mode stays on, so those
+    // records keep showing this device's version beside the instance's until resolved.
+    if (wasOffline && (report?.error || report?.failed || report?.blocked)) await app.og.setOfflineMode(true);
     if (report?.error) {
       toast(report.message, 'error');
     } else if (report) {
