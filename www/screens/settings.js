@@ -198,7 +198,9 @@ export function settingsScreen() {
     h('div', { class: 'card' }, storage),
     h('h2', { class: 'section-title' }, 'Account'),
     h('div', { class: 'card' }, account, signOut));
-  return { el, title: 'Settings', tab: 'settings', refresh };
+  // The cache's age and expiry count down while the screen is open.
+  const ticking = setInterval(() => app.refresh(), 30_000);
+  return { el, title: 'Settings', tab: 'settings', refresh, destroy: () => clearInterval(ticking) };
 }
 
 function megabytes(bytes) {
