@@ -102,6 +102,7 @@ async function waitForCache(browser, pattern, what) {
 // Opens My Tasks and waits for its rows.
 async function openTasks(browser, timeoutMsg) {
   await browser.$('#tabs a[data-tab=""]').click();
+  await browser.$('.app-card[href="#/list/wm_task"]').waitForExist({ timeout: 30000, timeoutMsg: `${timeoutMsg}: no My Tasks card` });
   await browser.$('.app-card[href="#/list/wm_task"]').click();
   await browser.$('.row').waitForExist({ timeout: 30000, timeoutMsg });
 }
