@@ -18,6 +18,9 @@ mod attachments;
 #[path = "web/cache.rs"]
 mod cache;
 
+#[path = "web/catalog.rs"]
+mod catalog;
+
 #[path = "web/outbox.rs"]
 mod outbox;
 

@@ -2,8 +2,9 @@
 //! carries, the checks both sides make before running it, and the answers.
 
 use super::ApiError;
-use crate::action::{ActionDef, ActionSet, Outcome};
+use crate::action::{ActionDef, ActionError, ActionSet, InputDef, Outcome};
 use crate::outbox::EntryState;
+use crate::query::QueryContext;
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -131,6 +132,70 @@ impl ActionAnswer {
     }
 }
 
+/// An action as it stands for one record and user, now (`GET /offgrid/actions`): what the
+/// app needs to show its button, greyed with the reason when it cannot run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Applicable {
+    /// The action's name.
+    pub name: String,
+    /// What the button says.
+    pub label: String,
+    /// The table it works on.
+    pub table: String,
+    /// What its form asks for.
+    pub inputs: Vec<InputDef>,
+    /// Whether it may run on the device offline.
+    pub offline: bool,
+    /// Whether its condition holds on the record and the user's roles allow it.
+    pub applies: bool,
+    /// Whether it can run now: it applies, and it is online or the action may run offline.
+    pub available: bool,
+    /// Why it is not available, for the user; `None` when it is.
+    pub reason: Option<String>,
+}
+
+/// The actions of `table` as they stand for `record` (the device's version of it), the user
+/// of `ctx` with `roles`, `offline` or not, in definition order. Conditions and roles are the
+/// ones every run checks ([`ActionDef::applies_to`], [`ActionDef::refusal`]).
+pub fn applicable<R: AsRef<str>>(
+    set: &ActionSet,
+    table: &str,
+    record: &Record,
+    ctx: &QueryContext,
+    roles: &[R],
+    offline: bool,
+) -> Vec<Applicable> {
+    set.for_table(table)
+        .map(|def| {
+            // The refusals a run would meet, in the order a run meets them.
+            let action = def.label.clone();
+            let reason = if let Some(refusal) = def.refusal(&ctx.user_name, roles) {
+                Some(refusal)
+            } else if !def.applies_to(record, ctx) {
+                Some(ActionError::NotApplicable { action }.to_string())
+            } else if offline && !def.offline {
+                Some(format!(
+                    "{}: connect to the network and turn offline mode off to run it",
+                    ActionError::UnavailableOffline { action }
+                ))
+            } else {
+                None
+            };
+            let applies = def.permits(roles) && def.applies_to(record, ctx);
+            Applicable {
+                name: def.name.clone(),
+                label: def.label.clone(),
+                table: def.table.clone(),
+                inputs: def.inputs.clone(),
+                offline: def.offline,
+                applies,
+                available: reason.is_none(),
+                reason,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +245,100 @@ mod tests {
         assert_eq!(
             (value["outbox_id"].as_str(), value["state"].as_str()),
             (Some("e1"), Some("pending"))
+        );
+    }
+
+    fn catalog() -> ActionSet {
+        ActionSet::from_json(&json!([
+            {"name": "accept", "label": "Accept", "table": "wm_task", "offline": true,
+             "condition": "state=assigned",
+             "steps": [{"mode": "both", "op": "update", "set": {"state": "accepted"}}]},
+            {"name": "reassign", "label": "Reassign", "table": "wm_task", "roles": ["dispatcher"],
+             "steps": [{"mode": "online", "op": "update", "set": {"assigned_to": "x"}}]},
+            {"name": "escalate", "label": "Escalate", "table": "wm_task",
+             "steps": [{"mode": "online", "op": "update", "set": {"priority": "1"}}]},
+            {"name": "close", "label": "Close", "table": "incident", "offline": true,
+             "steps": [{"mode": "both", "op": "update", "set": {"state": "closed"}}]}
+        ]))
+        .unwrap()
+    }
+
+    fn ctx() -> QueryContext {
+        QueryContext {
+            user_name: "beth".into(),
+            user_sys_id: "b".into(),
+        }
+    }
+
+    fn task(state: &str) -> Record {
+        Record::from_value(json!({"sys_id": "t", "state": state})).unwrap()
+    }
+
+    #[test]
+    fn applicable_lists_the_tables_actions_with_whether_each_applies_and_can_run_online() {
+        let list = applicable(
+            &catalog(),
+            "wm_task",
+            &task("assigned"),
+            &ctx(),
+            &["technician"],
+            false,
+        );
+        let seen: Vec<_> = list
+            .iter()
+            .map(|a| (a.name.as_str(), a.applies, a.available))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("accept", true, true),
+                ("reassign", false, false),
+                ("escalate", true, true)
+            ]
+        );
+        assert!(list[1].reason.as_deref().unwrap().contains("dispatcher"));
+        assert_eq!(list[0].reason, None);
+    }
+
+    #[test]
+    fn an_action_whose_condition_fails_on_the_record_does_not_apply_and_says_so() {
+        let list = applicable(
+            &catalog(),
+            "wm_task",
+            &task("accepted"),
+            &ctx(),
+            &["technician"],
+            false,
+        );
+        assert!(!list[0].applies && !list[0].available);
+        assert!(list[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("does not apply"));
+    }
+
+    #[test]
+    fn offline_an_online_only_action_applies_but_is_unavailable_with_the_reason() {
+        let list = applicable(
+            &catalog(),
+            "wm_task",
+            &task("assigned"),
+            &ctx(),
+            &["admin"],
+            true,
+        );
+        let escalate = list.iter().find(|a| a.name == "escalate").unwrap();
+        assert!(escalate.applies && !escalate.available);
+        assert!(escalate
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("not available offline"));
+        let accept = list.iter().find(|a| a.name == "accept").unwrap();
+        assert!(
+            accept.available,
+            "an offline action stays available offline"
         );
     }
 }

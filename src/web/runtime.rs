@@ -19,6 +19,7 @@
 
 mod attachments;
 mod cache;
+mod catalog;
 mod clock;
 mod error;
 mod events;

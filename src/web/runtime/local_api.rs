@@ -3,8 +3,9 @@
 //! - `/api/offgrid/login`, `/api/offgrid/logout`: passed to the instance, remembered here.
 //! - `GET /api/now/table/...`: the network, or the cache with the same query semantics.
 //! - `POST /api/offgrid/actions/{name}`: live on the instance, or run offline and queued.
+//! - `GET /api/offgrid/config`: the instance's, or the stored copy offline.
 //! - `/offgrid/...`: answered by the runtime alone (status, mode, download, outbox, sync,
-//!   drafts, settings, logout).
+//!   drafts, settings, logout, the actions of a record).
 //! - Any other path: passed to the instance.
 
 use super::cache::TableRequest;
@@ -52,6 +53,7 @@ async fn dispatch(rt: &Runtime, request: &Request) -> Result<Response, RuntimeEr
             let table = table_request(table, Some(sys_id), params);
             rt.table_get(request, &path_and_query, table).await
         }
+        ("GET", ["api", "offgrid", "config"]) => rt.config(request, &path_and_query).await,
         ("POST", ["api", "offgrid", "actions", name]) => {
             action(rt, request, &path_and_query, name).await
         }
@@ -70,6 +72,7 @@ async fn local(
 ) -> Result<Response, RuntimeError> {
     let answer = match (method, path) {
         ("GET", ["status"]) => return Ok(ok(&rt.status().await?)),
+        ("GET", ["actions"]) => return rt.actions_for(params).await,
         ("POST", ["mode"]) => {
             let body = body_json(request).await?;
             let offline = body["offline"].as_bool().ok_or_else(|| {

@@ -193,7 +193,7 @@ impl Runtime {
     /// The instance's current version of a record, when it can be asked (online, offline
     /// mode off); `None` otherwise. The shadow only knows the version before the first local
     /// change, and earlier entries of the record may have synced since.
-    async fn instance_record(&self, table: &str, sys_id: &str) -> Option<Record> {
+    pub(super) async fn instance_record(&self, table: &str, sys_id: &str) -> Option<Record> {
         let session = self.session()?;
         if session.offline_mode.get() || !self.network.is_up() {
             return None;

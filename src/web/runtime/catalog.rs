@@ -1,0 +1,92 @@
+//! What the app builds its screens from: the instance's configuration (answered from the
+//! stored copy when offline) and the actions that stand for a record now. The rules are the
+//! core's ([`api::action::applicable`]); this module finds the record and the mode.
+
+use super::http::{json_response, ok};
+use super::{keys, InstanceConfig, Runtime, RuntimeError, Session};
+use crate::api::action::applicable;
+use crate::api::table::known_table;
+use serde_json::json;
+use std::collections::BTreeMap;
+use web_sys::{Request, Response};
+
+/// The header of answers the device gave rather than the instance.
+const FROM_CACHE: (&str, &str) = ("X-Offgrid-Source", "cache");
+
+impl Runtime {
+    /// Whether actions run on the device now: offline mode on, or no network.
+    fn offline_now(&self, session: &Session) -> bool {
+        session.offline_mode.get() || !self.network.is_up()
+    }
+
+    /// `GET /api/offgrid/config`: the instance's when it can be asked; otherwise the copy
+    /// stored at sign-in and with every download, in the same shape, from the cache.
+    pub(super) async fn config(
+        &self,
+        request: &Request,
+        path: &str,
+    ) -> Result<Response, RuntimeError> {
+        let session = self.session();
+        if session.as_ref().is_none_or(|s| !self.offline_now(s)) {
+            match self.transport.forward(request, path).await {
+                Ok(response) => return Ok(response),
+                Err(e) if e.is_network() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let session = session.ok_or(RuntimeError::NotSignedIn)?;
+        let stored: InstanceConfig = session.db.get_meta(keys::CONFIG).await?.unwrap_or_default();
+        let answer = json!({
+            "tables": stored.tables,
+            "actions": session.actions,
+            "policy": stored.policy,
+            "user": session.user,
+        });
+        Ok(json_response(
+            200,
+            &answer,
+            &[(FROM_CACHE.0, FROM_CACHE.1.into())],
+        ))
+    }
+
+    /// `GET /offgrid/actions?table=T&sys_id=S`: the table's actions as they stand for the
+    /// record (the device's version; the instance's when the device has none and it can be
+    /// asked) and the signed-in user, now.
+    pub(super) async fn actions_for(
+        &self,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Response, RuntimeError> {
+        let session = self.signed_in()?;
+        let param = |name: &str| {
+            params.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                RuntimeError::BadRequest(format!("send ?table=...&sys_id=...: {name} is missing"))
+            })
+        };
+        let table = param("table")?;
+        let sys_id = param("sys_id")?;
+        known_table(table)?;
+        let offline = self.offline_now(&session);
+        // The device's version first: it carries the user's unsynced changes.
+        let record = match session.db.get_record(table, sys_id).await? {
+            Some(record) => Some(record),
+            None => self.instance_record(table, sys_id).await,
+        };
+        let record = record.ok_or_else(|| {
+            RuntimeError::NotFound(format!(
+                "the {table} record {sys_id} is not on this device{}",
+                if offline { "" } else { " nor on the instance" }
+            ))
+        })?;
+        let actions = applicable(
+            &session.actions,
+            table,
+            &record,
+            &session.ctx(),
+            &session.user.role_names(),
+            offline,
+        );
+        Ok(ok(
+            &json!({ "table": table, "sys_id": sys_id, "offline": offline, "actions": actions }),
+        ))
+    }
+}

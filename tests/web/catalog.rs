@@ -1,0 +1,163 @@
+//! What the app builds its screens from: the configuration (answered offline from the stored
+//! copy) and the actions that stand for a record now.
+
+use crate::support::*;
+use serde_json::{json, Value};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// `GET /offgrid/actions` for a task: the answer's actions by name.
+async fn actions_of(rt: &offgrid::web::runtime::Runtime, sys_id: &str) -> Vec<Value> {
+    let (s, body) = call(
+        rt,
+        "GET",
+        &format!("/offgrid/actions?table=wm_task&sys_id={sys_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body["actions"].as_array().cloned().unwrap()
+}
+
+fn named<'a>(actions: &'a [Value], name: &str) -> &'a Value {
+    actions
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no action {name} in {actions:?}"))
+}
+
+#[wasm_bindgen_test]
+async fn offline_the_configuration_is_the_stored_copy_in_the_instances_shape_from_the_cache() {
+    let (rt, prefix) = signed_in().await;
+    let (s, online, headers) = call_with_headers(&rt, "GET", "/api/offgrid/config", None).await;
+    assert_eq!(s, 200, "{online}");
+    assert_eq!(headers.get("X-Offgrid-Source").unwrap(), None);
+    assert!(online["actions"].as_array().is_some_and(|a| !a.is_empty()));
+
+    rt.network().force(Some(false));
+    let (s, offline, headers) = call_with_headers(&rt, "GET", "/api/offgrid/config", None).await;
+    assert_eq!(s, 200, "{offline}");
+    assert_eq!(
+        headers.get("X-Offgrid-Source").unwrap().as_deref(),
+        Some("cache")
+    );
+    assert_eq!(offline, online, "the same answer as the instance's");
+    rt.network().force(None);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_actions_of_a_record_say_which_apply_to_the_local_record_and_which_run_offline() {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let task = task("assigned", 3).await;
+    let task_id = id(&task);
+
+    let online = actions_of(&rt, &task_id).await;
+    let accept = named(&online, "accept_task");
+    assert_eq!(
+        (&accept["applies"], &accept["available"], &accept["reason"]),
+        (&json!(true), &json!(true), &Value::Null)
+    );
+    assert_eq!(accept["label"], "Accept");
+    assert_eq!(
+        accept["inputs"][0]["name"], "note",
+        "the form's inputs come along"
+    );
+    let start = named(&online, "start_work");
+    assert_eq!(
+        (&start["applies"], &start["available"]),
+        (&json!(false), &json!(false))
+    );
+    let reassign = named(&online, "reassign");
+    assert_eq!(reassign["applies"], false, "the dispatcher's, not beth's");
+    assert!(
+        reassign["reason"].as_str().unwrap().contains("dispatcher"),
+        "{reassign}"
+    );
+    let escalate = named(&online, "escalate_task");
+    assert_eq!(
+        (&escalate["applies"], &escalate["available"]),
+        (&json!(true), &json!(true))
+    );
+
+    // Offline: an online-only action still applies, but cannot run now, and says why; the
+    // conditions are checked on the local record, which an offline action changed.
+    rt.network().force(Some(false));
+    let (s, body) = act(&rt, "accept_task", &task_id, json!({})).await;
+    assert_eq!(s, 202, "{body}");
+    let offline = actions_of(&rt, &task_id).await;
+    let escalate = named(&offline, "escalate_task");
+    assert_eq!(
+        (&escalate["applies"], &escalate["available"]),
+        (&json!(true), &json!(false))
+    );
+    assert!(
+        escalate["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not available offline"),
+        "{escalate}"
+    );
+    assert_eq!(
+        named(&offline, "accept_task")["applies"],
+        false,
+        "accepted locally"
+    );
+    let start = named(&offline, "start_work");
+    assert_eq!(
+        (&start["applies"], &start["available"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(
+        instance_record("wm_task", &task_id).await["state"],
+        "assigned",
+        "the instance is unchanged"
+    );
+    rt.network().force(None);
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_actions_of_a_record_the_device_and_instance_lack_are_404_and_a_missing_parameter_400()
+{
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    rt.network().force(Some(false));
+    let missing = "0123456789abcdef0123456789abcdef";
+    let (s, body) = call(
+        &rt,
+        "GET",
+        &format!("/offgrid/actions?table=wm_task&sys_id={missing}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (s, body) = call(&rt, "GET", "/offgrid/actions?table=wm_task", None).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("sys_id"));
+    let (s, body) = call(
+        &rt,
+        "GET",
+        &format!("/offgrid/actions?table=nope&sys_id={missing}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (404, Some("unknown_table")),
+        "{body}"
+    );
+    rt.network().force(None);
+    finish(rt, &prefix).await;
+}
