@@ -13,8 +13,12 @@ use crate::api::ApiError;
 use crate::outbox::{Base, Entry, NewEntry, Outbox};
 use crate::query::QueryContext;
 use crate::record::{Record, Timestamp};
-use crate::store::{MemoryStore, Store, ATTACHMENT_TABLE};
+use crate::store::{MemoryStore, Store, ATTACHMENT_TABLE, JOURNAL_TABLE};
 use std::collections::BTreeSet;
+
+/// Tables the device answers offline although the offline scope does not keep them: the
+/// work notes, comments and attachments its own actions wrote, until they sync.
+pub const DEVICE_WRITTEN: [&str; 2] = [JOURNAL_TABLE, ATTACHMENT_TABLE];
 
 /// Who acts on the device, and when.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,6 +108,14 @@ pub fn plan_action(
             .iter()
             .map(|a| (ATTACHMENT_TABLE.to_string(), a.clone())),
     );
+    // Work notes and comments are kept as the instance keeps them, with the ids the instance
+    // will give them when the entry syncs.
+    puts.extend(
+        outcome
+            .journal
+            .iter()
+            .map(|j| (JOURNAL_TABLE.to_string(), j.record())),
+    );
     if let Some(record) = &outcome.record {
         puts.push((table.clone(), record.clone()));
     }
@@ -170,14 +182,21 @@ impl Replayed {
         self.store.tables.get(table)?.get(sys_id).cloned()
     }
 
-    /// Every record but `table`'s `sys_id`: what the entries created (and attached).
+    /// Every record but `table`'s `sys_id`: what the entries created, attached and wrote in
+    /// the journal.
     pub fn others(&self, table: &str, sys_id: &str) -> Vec<(String, Record)> {
+        let journal = self
+            .store
+            .journal
+            .iter()
+            .map(|j| (JOURNAL_TABLE.to_string(), j.record()));
         self.store
             .tables
             .iter()
             .flat_map(|(t, records)| records.iter().map(move |(id, r)| (t, id, r)))
             .filter(|(t, id, _)| !(t.as_str() == table && id.as_str() == sys_id))
             .map(|(t, _, r)| (t.clone(), r.clone()))
+            .chain(journal)
             .collect()
     }
 }
@@ -295,7 +314,11 @@ mod tests {
             {"name": "remove", "label": "Remove", "table": "wm_task", "offline": true,
              "steps": [{"mode": "both", "op": "delete"}]},
             {"name": "drop", "label": "Drop", "table": "wm_task", "offline": true,
-             "roles": ["dispatcher"], "steps": [{"mode": "both", "op": "delete"}]}
+             "roles": ["dispatcher"], "steps": [{"mode": "both", "op": "delete"}]},
+            {"name": "note", "label": "Note", "table": "wm_task", "offline": true,
+             "inputs": [{"name": "text", "label": "Text", "type": "text", "required": true}],
+             "steps": [{"mode": "both", "op": "journal", "element": "work_notes",
+                        "value": "${input.text}"}]}
         ]))
         .unwrap()
     }
@@ -393,6 +416,56 @@ mod tests {
         let plan = plan("remove", Some(task("assigned")), &mut outbox).unwrap();
         assert!(plan.puts.is_empty());
         assert_eq!(plan.deletes, [("wm_task".to_string(), "t1".to_string())]);
+    }
+
+    #[test]
+    fn a_work_note_written_offline_is_kept_as_a_journal_record_with_the_id_replay_and_the_instance_give_it(
+    ) {
+        let mut outbox = Outbox::new();
+        let plan = plan_with(
+            "note",
+            json!({"text": "valve replaced"}),
+            Some(task("accepted")),
+            &mut outbox,
+        )
+        .unwrap();
+        let journal: Vec<&Record> = plan
+            .puts
+            .iter()
+            .filter(|(t, _)| t == JOURNAL_TABLE)
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(journal.len(), 1, "{:?}", plan.puts);
+        let note = journal[0];
+        for (field, value) in [
+            ("name", "wm_task"),
+            ("element_id", "t1"),
+            ("element", "work_notes"),
+            ("value", "valve replaced"),
+            ("sys_created_by", "beth.anglin"),
+        ] {
+            assert_eq!(
+                note.get(field).and_then(|v| v.as_str()),
+                Some(value),
+                "{field}"
+            );
+        }
+        // The id is derived from the entry, as the instance derives it when the entry syncs.
+        assert_eq!(
+            note.sys_id(),
+            Some(crate::record::derived_sys_id("e-note/journal", 1).as_str())
+        );
+        let view = replay(
+            &actions(),
+            &actor().user,
+            "wm_task",
+            Some(&task("accepted")),
+            outbox.entries(),
+        );
+        assert_eq!(
+            view.others("wm_task", "t1"),
+            vec![(JOURNAL_TABLE.to_string(), note.clone())]
+        );
     }
 
     #[test]

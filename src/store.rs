@@ -23,6 +23,11 @@ pub struct StoreError(pub String);
 /// One work note or comment appended to a record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
+    /// Its `sys_id` when the writer chose one: an action's entries take one derived from the
+    /// invocation, so the device's copy and the instance's are one record. `None`: the store
+    /// makes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sys_id: Option<String>,
     /// The table of the record the entry belongs to.
     pub table: String,
     /// The `sys_id` of that record (`element_id`).
@@ -35,6 +40,22 @@ pub struct JournalEntry {
     pub sys_created_by: String,
     /// When.
     pub sys_created_on: Timestamp,
+}
+
+impl JournalEntry {
+    /// The entry as the `sys_journal_field` record every store keeps.
+    pub fn record(&self) -> Record {
+        let mut record = Record::new();
+        if let Some(sys_id) = &self.sys_id {
+            record.set("sys_id", sys_id.clone());
+        }
+        record.set("name", self.table.clone());
+        record.set("element_id", self.element_id.clone());
+        record.set("element", self.element.clone());
+        record.set("value", self.value.clone());
+        record.stamp_insert(&self.sys_created_by, self.sys_created_on);
+        record
+    }
 }
 
 /// A file attached to a record: what a `file` input carries. The bytes travel as base64 in

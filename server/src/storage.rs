@@ -240,13 +240,9 @@ impl Store for TxStore<'_> {
     }
 
     fn append_journal(&mut self, entry: JournalEntry) -> Result<(), StoreError> {
-        let mut record = Record::new();
-        record.set("name", entry.table);
-        record.set("element_id", entry.element_id);
-        record.set("element", entry.element);
-        record.set("value", entry.value);
-        record.stamp_insert(&entry.sys_created_by, entry.sys_created_on);
-        self.tx.put(JOURNAL_TABLE, &record).map_err(store_err)
+        self.tx
+            .put(JOURNAL_TABLE, &entry.record())
+            .map_err(store_err)
     }
 
     fn add_attachment(

@@ -202,6 +202,7 @@ pub fn run(
         last_seen: record,
         changed: false,
         created: Vec::new(),
+        journaled: 0,
     };
     for (index, step) in def.steps.iter().enumerate() {
         if step.mode.runs_on(side) {
@@ -230,6 +231,9 @@ struct Run<'a> {
     /// Whether an update step changed a field of the target (it is stamped once, at the end).
     changed: bool,
     created: Vec<(String, String)>,
+    /// Journal entries appended so far: each takes an id derived from the invocation and
+    /// this count.
+    journaled: usize,
 }
 
 impl Run<'_> {
@@ -379,7 +383,10 @@ impl Run<'_> {
         if text.trim().is_empty() {
             return Ok(());
         }
+        self.journaled += 1;
+        let key = format!("{}/journal", self.ctx.invocation_id);
         self.overlay.append_journal(JournalEntry {
+            sys_id: Some(derived_sys_id(&key, self.journaled)),
             table: table.to_string(),
             element_id: element_id.to_string(),
             element: element.to_string(),

@@ -161,3 +161,72 @@ async fn the_actions_of_a_record_the_device_and_instance_lack_are_404_and_a_miss
     rt.network().force(None);
     finish(rt, &prefix).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_work_note_and_a_photo_added_offline_are_read_from_the_cache_and_sync_as_the_same_records(
+) {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let task_id = id(&task("assigned", 4).await);
+    let journal = format!(
+        "/api/now/table/sys_journal_field?sysparm_query=name=wm_task^element_id={task_id}^ORDERBYDESCsys_created_on"
+    );
+    let attachments = format!(
+        "/api/now/table/sys_attachment?sysparm_query=table_name=wm_task^table_sys_id={task_id}"
+    );
+    rt.network().force(Some(false));
+    let (s, body) = act(
+        &rt,
+        "add_work_note",
+        &task_id,
+        json!({"note": "valve replaced"}),
+    )
+    .await;
+    assert_eq!(s, 202, "{body}");
+    let png = unique_png();
+    let hash = sha256_hex(&png);
+    let (s, body) = act(
+        &rt,
+        "attach_photo",
+        &task_id,
+        photo_input(&png, &hash, png.len()),
+    )
+    .await;
+    assert_eq!(s, 202, "{body}");
+
+    let (s, notes, headers) = call_with_headers(&rt, "GET", &journal, None).await;
+    assert_eq!(s, 200, "{notes}");
+    assert_eq!(
+        headers.get("X-Offgrid-Source").unwrap().as_deref(),
+        Some("cache")
+    );
+    let notes = notes["result"].as_array().unwrap().clone();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        (&notes[0]["element"], &notes[0]["value"]),
+        (&json!("work_notes"), &json!("valve replaced"))
+    );
+    let (s, files) = call(&rt, "GET", &attachments, None).await;
+    assert_eq!(s, 200, "{files}");
+    let files = files["result"].as_array().unwrap().clone();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0]["hash"], json!(hash));
+
+    // Synced, the instance holds them under the ids the device showed.
+    rt.network().force(None);
+    let report = sync(&rt).await;
+    assert_eq!(report["applied"], 2, "{report}");
+    let (s, on_instance) = instance("admin", "GET", &journal, None).await;
+    assert_eq!(s, 200, "{on_instance}");
+    assert_eq!(
+        on_instance["result"][0]["sys_id"], notes[0]["sys_id"],
+        "{on_instance}"
+    );
+    assert_eq!(on_instance["result"][0]["value"], "valve replaced");
+    let (_, on_instance) = instance("admin", "GET", &attachments, None).await;
+    assert_eq!(
+        on_instance["result"][0]["sys_id"], files[0]["sys_id"],
+        "{on_instance}"
+    );
+    finish(rt, &prefix).await;
+}

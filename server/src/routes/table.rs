@@ -159,6 +159,7 @@ fn append_journal(
     for (element, value) in journal {
         store
             .append_journal(JournalEntry {
+                sys_id: None,
                 table: table.to_string(),
                 element_id: sys_id.to_string(),
                 element,

@@ -236,7 +236,7 @@ impl Runtime {
             };
         }
         let params = ListParams::parse(|name| request.params.get(name).map(String::as_str))?;
-        if !session.tables.contains(table) {
+        if !session.tables.contains(table) && !local::DEVICE_WRITTEN.contains(&table) {
             return Err(ApiError::not_cached(table).into());
         }
         if session.db.cache_meta().await?.is_none() {
