@@ -217,12 +217,13 @@ test('1. Offline Mode with no cache asks to Download and Go Offline, shows progr
 
 // ---- 2 and 3 ----------------------------------------------------------------------------------
 
-test('2–3. Offline: accept, work note, photo, close another task, create an incident — each shows at once, the outbox holds five entries in order, the instance is unchanged; Sync All applies each once and the user is back online with no cache', { skip, ...LIMIT }, async () => {
+test('2–3. Offline: accept, work note, photo, close another task, report an incident — each shows at once, the outbox holds five entries in order, the instance is unchanged; Sync All applies each once and the user is back online with no cache', { skip, ...LIMIT }, async () => {
   const { context, page } = await open();
   try {
     const accept = await task('assigned', 0);
     const close = await task('work_in_progress', 0);
     const incidentsBefore = await rows('incident', `assigned_to=${USER}`);
+    const reported = (await rows('incident', `short_description=Found on site: ${accept.short_description}`)).length;
     await signIn(page);
     await goOffline(page);
     await context.setOffline(true);
@@ -264,14 +265,13 @@ test('2–3. Offline: accept, work note, photo, close another task, create an in
     await page.fill('#search', close.number);
     await page.waitForSelector('.rows .empty');
 
-    // A new incident from a form with no record selected.
-    await tab(page, '');
-    const create = page.locator('.create a').first();
-    await create.click();
-    await page.waitForSelector('#submit');
-    const description = `Broken hydrant seen on site ${Date.now()}`;
-    await fillForm(page, description);
+    // A new incident, reported from the accepted task's form: it opens at once, patterned,
+    // and My Incidents holds it.
+    await openRecord(page, 'wm_task', accept.number);
+    await tapAction(page, 'create_incident');
+    await page.selectOption('#input-urgency', '2');
     await submitForm(page);
+    const description = `Found on site: ${accept.short_description}`;
     await page.waitForSelector(`.record-title >> text=${description}`);
     await page.waitForSelector('.record.unsynced');
     await tab(page, '');
@@ -281,7 +281,7 @@ test('2–3. Offline: accept, work note, photo, close another task, create an in
     const entries = await outboxEntries(page);
     assert.equal(entries.length, 5, JSON.stringify(entries));
     const labels = await page.$$eval('.entry .entry-action', (n) => n.map((e) => e.textContent));
-    assert.deepEqual(labels.slice(0, 4), ['Accept', 'Add work note', 'Attach photo', 'Close complete']);
+    assert.deepEqual(labels, ['Accept', 'Add work note', 'Attach photo', 'Close complete', 'Report incident']);
     assert.ok(entries.every((e) => e.state === 'pending'));
     assert.match(entries[0].text, new RegExp(accept.number));
     await shot(page, 'outbox');
@@ -304,8 +304,8 @@ test('2–3. Offline: accept, work note, photo, close another task, create an in
     const files = (await onInstance(`/api/now/attachment?sysparm_query=${encodeURIComponent(`table_sys_id=${accept.sys_id}`)}`)).body.result;
     assert.deepEqual(files.map((f) => f.file_name), ['valve.png'], 'the photo applied once');
     assert.equal((await record('wm_task', close.sys_id)).state, 'closed_complete');
-    const created = await rows('incident', `short_description=${description}`);
-    assert.equal(created.length, 1, 'the incident was created once');
+    const created = await rows('incident', `short_description=Found on site: ${accept.short_description}`);
+    assert.equal(created.length, reported + 1, 'the incident was created once');
 
     // Online, no cache, no patterns.
     await tab(page, 'settings');
@@ -319,15 +319,6 @@ test('2–3. Offline: accept, work note, photo, close another task, create an in
     await context.close();
   }
 });
-
-/** Fills the open form from its controls: text for the description, the first choice. */
-async function fillForm(page, description) {
-  const controls = await page.$$eval('form [name]', (els) => els.map((e) => ({ name: e.name, tag: e.tagName, type: e.type })));
-  for (const c of controls) {
-    if (c.tag === 'SELECT') await page.selectOption(`[name="${c.name}"]`, { index: 1 });
-    else if (c.tag === 'TEXTAREA' || c.type === 'text') await page.fill(`[name="${c.name}"]`, description);
-  }
-}
 
 // ---- 4 ----------------------------------------------------------------------------------------
 

@@ -139,7 +139,8 @@ export function formScreen(name, params) {
         const answer = await runAction(action, { table, sys_id: sysId ?? undefined, inputs });
         const created = answer.created?.[0];
         await app.og.drafts.delete(key).catch(() => {});
-        if (!sysId && created) {
+        // A record the action created is what the user wants to see next.
+        if (created) {
           app.go(`#/record/${created.table}/${created.record.sys_id}`);
           return;
         }
