@@ -10,10 +10,12 @@
 //! - [`table`]: the Table API's list parameters, paging, field selection and answers.
 //! - [`action`]: an action invocation and its answers, live and queued.
 //! - [`local`]: the answers of the worker's own local API.
+//! - [`attachment`]: the headers of a file's bytes.
 
 mod error;
 
 pub mod action;
+pub mod attachment;
 pub mod local;
 pub mod table;
 

@@ -7,6 +7,7 @@
 
 pub mod sqlite;
 
+use offgrid::api::attachment::content_type_fault;
 use offgrid::record::{Record, Timestamp};
 use offgrid::store::{attachment_record, FileInput, JournalEntry, Store, StoreError};
 use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
@@ -187,22 +188,6 @@ pub fn find_by(
         true
     })?;
     Ok(found)
-}
-
-/// Why a file's content type cannot be kept, if it cannot: it becomes a response header when
-/// the file is downloaded, so it must be a short line of visible ASCII (no line break, no
-/// control character).
-pub fn content_type_fault(content_type: &str) -> Option<String> {
-    let fine = !content_type.is_empty()
-        && content_type.len() <= 255
-        && content_type
-            .bytes()
-            .all(|b| b == b' ' || b.is_ascii_graphic());
-    (!fine).then(|| {
-        format!(
-            "the content type {content_type:?} is not a media type (visible ASCII on one line,              at most 255 characters)"
-        )
-    })
 }
 
 /// Lowercase hex sha-256 of `bytes`.

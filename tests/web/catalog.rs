@@ -18,6 +18,20 @@ async fn actions_of(rt: &offgrid::web::runtime::Runtime, sys_id: &str) -> Vec<Va
     body["actions"].as_array().cloned().unwrap()
 }
 
+/// A file's bytes as the runtime answers them.
+async fn file(rt: &offgrid::web::runtime::Runtime, path: &str) -> (u16, Vec<u8>, web_sys::Headers) {
+    let request = web_sys::Request::new_with_str(&format!("{ORIGIN}{path}")).unwrap();
+    let response = rt.handle(request).await;
+    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().unwrap())
+        .await
+        .unwrap();
+    (
+        response.status(),
+        js_sys::Uint8Array::new(&buffer).to_vec(),
+        response.headers(),
+    )
+}
+
 fn named<'a>(actions: &'a [Value], name: &str) -> &'a Value {
     actions
         .iter()
@@ -163,7 +177,7 @@ async fn the_actions_of_a_record_the_device_and_instance_lack_are_404_and_a_miss
 }
 
 #[wasm_bindgen_test]
-async fn a_work_note_and_a_photo_added_offline_are_read_from_the_cache_and_sync_as_the_same_records(
+async fn a_work_note_and_a_photo_added_offline_are_read_from_the_cache_bytes_included_and_sync_as_the_same_records(
 ) {
     let (rt, prefix) = signed_in().await;
     download(&rt).await;
@@ -211,6 +225,24 @@ async fn a_work_note_and_a_photo_added_offline_are_read_from_the_cache_and_sync_
     let files = files["result"].as_array().unwrap().clone();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0]["hash"], json!(hash));
+    // Its bytes come from the device, with the instance's headers.
+    let file_path = format!("/api/now/attachment/{}/file", id(&files[0]));
+    let (s, bytes, headers) = file(&rt, &file_path).await;
+    assert_eq!(s, 200);
+    assert_eq!(bytes, png, "the photo's own bytes");
+    assert_eq!(
+        headers.get("Content-Type").unwrap().as_deref(),
+        Some("image/png")
+    );
+    assert!(headers
+        .get("Content-Disposition")
+        .unwrap()
+        .unwrap()
+        .starts_with("inline"));
+    assert_eq!(
+        headers.get("X-Offgrid-Source").unwrap().as_deref(),
+        Some("cache")
+    );
 
     // Synced, the instance holds them under the ids the device showed.
     rt.network().force(None);
@@ -228,5 +260,13 @@ async fn a_work_note_and_a_photo_added_offline_are_read_from_the_cache_and_sync_
         on_instance["result"][0]["sys_id"], files[0]["sys_id"],
         "{on_instance}"
     );
+    // A file the device does not keep comes from the instance.
+    let (s, _, headers) = file(
+        &rt,
+        "/api/now/attachment/0123456789abcdef0123456789abcdef/file",
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(headers.get("X-Offgrid-Source").unwrap(), None);
     finish(rt, &prefix).await;
 }

@@ -3,9 +3,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query as Params, State};
-use axum::http::header::{
-    CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
-};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,8 +16,9 @@ use super::{body, params};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, HttpError};
 use crate::rules::{authorize_write, Reader};
-use crate::storage::{content_type_fault, save_attachment, sha256_hex};
+use crate::storage::{save_attachment, sha256_hex};
 use crate::AppState;
+use offgrid::api::attachment::{content_type_fault, file_headers};
 use offgrid::api::table::known_table;
 use offgrid::query::Query;
 
@@ -139,48 +138,16 @@ pub async fn download(
             })
         })
         .await?;
-    Ok((file_headers(&meta), Body::from(bytes)).into_response())
+    Ok((file_header_map(&meta), Body::from(bytes)).into_response())
 }
 
-/// Image types a browser shows without running anything; every other file is a download.
-const INLINE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
-
-/// The headers of a downloaded file: its stored type (`application/octet-stream` when it is
-/// not a valid header), `Content-Disposition: attachment` except for [`INLINE_TYPES`], no
-/// sniffing, and a CSP that sandboxes it, so an uploaded page or SVG never runs as the app.
-fn file_headers(meta: &Record) -> HeaderMap {
-    let stored = meta.text("content_type").unwrap_or_default();
-    let content_type = HeaderValue::from_str(&stored)
-        .ok()
-        .filter(|_| content_type_fault(&stored).is_none())
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let media = stored
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let disposition = if INLINE_TYPES.contains(&media.as_str()) {
-        "inline"
-    } else {
-        "attachment"
-    };
-    // Only safe characters of the name go in the quoted string.
-    let name: String = meta
-        .text("file_name")
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' '))
-        .collect();
+/// The core's headers of a downloaded file ([`file_headers`]) as axum's.
+fn file_header_map(meta: &Record) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, content_type);
-    if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename=\"{name}\"")) {
-        headers.insert(CONTENT_DISPOSITION, value);
+    for (name, value) in file_headers(meta) {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
     }
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
     headers
 }

@@ -5,16 +5,45 @@
 //! entry when it is sent ([`with_bytes`]) and leave it before it is saved again
 //! ([`without_bytes`]), so base64 never lands in IndexedDB.
 
-use super::RuntimeError;
+use super::http::{blob_response, from_cache};
+use super::{Runtime, RuntimeError};
 use crate::action::{ActionDef, ActionError, FileBytes};
+use crate::api::attachment::file_headers;
 use crate::outbox::Entry;
-use crate::store::FileInput;
+use crate::store::{FileInput, ATTACHMENT_TABLE};
 use crate::web::idb::{blob_bytes, blob_from_bytes, DbError, LocalDb};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use web_sys::Blob;
+use web_sys::{Blob, Request, Response};
+
+impl Runtime {
+    /// `GET /api/now/attachment/{sys_id}/file`: from the device when it keeps the file (an
+    /// attachment added offline, synced or not: its bytes are the same by hash), with the
+    /// instance's headers; otherwise the instance's answer.
+    pub(super) async fn attachment_file(
+        &self,
+        request: &Request,
+        path: &str,
+        sys_id: &str,
+    ) -> Result<Response, RuntimeError> {
+        if let Some(session) = self.session() {
+            if let Some(meta) = session.db.get_record(ATTACHMENT_TABLE, sys_id).await? {
+                let blob = match meta.text("hash") {
+                    Some(hash) => session.db.get_blob(&hash).await?,
+                    None => None,
+                };
+                if let Some(blob) = blob {
+                    let mut headers = file_headers(&meta);
+                    headers.push(from_cache());
+                    return Ok(blob_response(&blob, &headers));
+                }
+            }
+        }
+        Ok(self.transport.forward(request, path).await?)
+    }
+}
 
 /// The key of a file's bytes in a file input.
 const DATA: &str = "data";

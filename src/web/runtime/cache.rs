@@ -1,7 +1,7 @@
 //! The offline cache: downloads (staged, swapped in only when complete) and the Table API
 //! answered from it with the instance's query semantics.
 
-use super::http::json_response;
+use super::http::{from_cache, json_response};
 use super::network::{request_persistence, Network};
 use super::{keys, Event, Events, Runtime, RuntimeError, Session, User};
 use crate::api::action::ActionAnswer;
@@ -223,7 +223,7 @@ impl Runtime {
         session: &Session,
         request: &TableRequest,
     ) -> Result<Response, RuntimeError> {
-        let source = ("X-Offgrid-Source", "cache".to_string());
+        let source = from_cache();
         let table = request.table.as_str();
         known_table(table)?;
         if let Some(sys_id) = &request.sys_id {

@@ -2,16 +2,13 @@
 //! stored copy when offline) and the actions that stand for a record now. The rules are the
 //! core's ([`api::action::applicable`]); this module finds the record and the mode.
 
-use super::http::{json_response, ok};
+use super::http::{from_cache, json_response, ok};
 use super::{keys, InstanceConfig, Runtime, RuntimeError, Session};
 use crate::api::action::applicable;
 use crate::api::table::known_table;
 use serde_json::json;
 use std::collections::BTreeMap;
 use web_sys::{Request, Response};
-
-/// The header of answers the device gave rather than the instance.
-const FROM_CACHE: (&str, &str) = ("X-Offgrid-Source", "cache");
 
 impl Runtime {
     /// Whether actions run on the device now: offline mode on, or no network.
@@ -42,11 +39,7 @@ impl Runtime {
             "policy": stored.policy,
             "user": session.user,
         });
-        Ok(json_response(
-            200,
-            &answer,
-            &[(FROM_CACHE.0, FROM_CACHE.1.into())],
-        ))
+        Ok(json_response(200, &answer, &[from_cache()]))
     }
 
     /// `GET /offgrid/actions?table=T&sys_id=S`: the table's actions as they stand for the

@@ -4,6 +4,8 @@
 //! - `GET /api/now/table/...`: the network, or the cache with the same query semantics.
 //! - `POST /api/offgrid/actions/{name}`: live on the instance, or run offline and queued.
 //! - `GET /api/offgrid/config`: the instance's, or the stored copy offline.
+//! - `GET /api/now/attachment/{sys_id}/file`: the device's copy of a file it keeps, else the
+//!   instance's.
 //! - `/offgrid/...`: answered by the runtime alone (status, mode, download, outbox, sync,
 //!   drafts, settings, logout, the actions of a record).
 //! - Any other path: passed to the instance.
@@ -54,6 +56,9 @@ async fn dispatch(rt: &Runtime, request: &Request) -> Result<Response, RuntimeEr
             rt.table_get(request, &path_and_query, table).await
         }
         ("GET", ["api", "offgrid", "config"]) => rt.config(request, &path_and_query).await,
+        ("GET", ["api", "now", "attachment", sys_id, "file"]) => {
+            rt.attachment_file(request, &path_and_query, sys_id).await
+        }
         ("POST", ["api", "offgrid", "actions", name]) => {
             action(rt, request, &path_and_query, name).await
         }
