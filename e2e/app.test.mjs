@@ -233,6 +233,47 @@ for (const name of engines()) {
       }
     });
 
+    test(`${name}: offline, an online-only action is greyed with its reason, a required input is enforced and Save progress survives a reload`, LIMIT, async () => {
+      const b = await open();
+      try {
+        await signIn(b);
+        const task = (await instance.admin(ASSIGNED)).body.result[1];
+        await b.$('#tabs a[data-tab=settings]').click();
+        await b.$('#offline-mode').click();
+        await b.$('#download-go').click();
+        await b.$('#offline-mode[aria-checked="true"]').waitForExist({ timeout: 30000, timeoutMsg: 'offline mode did not turn on' });
+        await openTasks(b, 'no tasks');
+        await b.$('#search').setValue(task.number);
+        await b.waitUntil(async () => (await b.$$('.row')).length === 1, { timeout: 10000, timeoutMsg: 'the search did not find the task' });
+        await b.$('.row').click();
+
+        const greyed = b.$('.action.unavailable');
+        await greyed.waitForExist({ timeout: 10000, timeoutMsg: 'no greyed action offline' });
+        assert.equal(await greyed.getAttribute('aria-disabled'), 'true');
+        assert.match(await b.$('.reason').getText(), /offline/i, 'the reason is shown');
+
+        // The note is required: the form says so and queues nothing.
+        await b.$('[data-action="add_work_note"]').click();
+        await b.$('#submit').click();
+        await b.$('#error-note').waitForExist({ timeout: 10000 });
+        await b.waitUntil(async () => /required/.test(await b.$('#error-note').getText()), { timeout: 10000, timeoutMsg: 'no message under the required input' });
+        const outbox = await local(b, 'GET', '/offgrid/outbox');
+        assert.deepEqual(outbox.body.entries, [], 'nothing was queued');
+
+        // Save progress, reload: the draft is back in the form.
+        await b.$('#input-note').setValue('Half way through the inspection');
+        await b.$('#save-progress').click();
+        await b.waitUntil(async () => /Progress saved/.test(await b.$('#view').getText()), { timeout: 10000, timeoutMsg: 'the draft was not saved' });
+        await reload(b);
+        await b.$('#input-note').waitForExist({ timeout: 30000 });
+        await b.waitUntil(async () => (await b.$('#input-note').getValue()) === 'Half way through the inspection',
+          { timeout: 10000, timeoutMsg: 'the draft was not restored after the reload' });
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
+
     test(`${name}: a worker starting anew syncs the outbox the last one kept, exactly once`, LIMIT, async () => {
       const b = await open();
       try {

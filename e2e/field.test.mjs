@@ -93,6 +93,8 @@ async function watch(context) {
 }
 
 async function shot(page, name) {
+  // The screen itself, without the toasts of what led to it.
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
   await page.waitForTimeout(300);
   await page.screenshot({ path: `${SCREENS}/${name}.png` });
 }

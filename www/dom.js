@@ -52,6 +52,8 @@ export function toast(text, kind = 'info') {
   const region = document.getElementById('toasts');
   const item = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
   region.append(item);
+  // Two at most: a burst of results must not cover the screen.
+  while (region.children.length > 2) region.firstElementChild.remove();
   setTimeout(() => item.classList.add('leaving'), 4500);
   setTimeout(() => item.remove(), 5000);
 }
