@@ -80,18 +80,27 @@ test('chromium: a worker stopped while the browser is offline starts again from 
     assert.deepEqual(outbox.body.entries.map((e) => [e.id, e.state]), [[queued.body.outbox_id, 'pending']]);
 
     // Back online. Chromium's Background Sync may send the outbox before Sync All does: Sync
-    // All then finds that run going (409 sync_running, asked again) or done (applied 0).
+    // All then finds that run going (409 sync_running, asked again) or done (applied 0). A
+    // worker Chromium starts while the context is offline may see navigator.onLine true for a
+    // moment (the emulation reaches a new worker late): its start-up sync then met no network
+    // and backed the entry off for 5 s, so Sync All is asked again until nothing remains.
     // Either way the change applies exactly once, and a second run has nothing to send.
     await context.setOffline(false);
-    let synced = await local('POST', '/offgrid/sync');
-    for (let i = 0; synced.status === 409 && i < 100; i++) {
-      assert.equal(synced.body.error.code, 'sync_running', JSON.stringify(synced.body));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    let synced;
+    let applied = 0;
+    for (let i = 0; i < 150; i++) {
       synced = await local('POST', '/offgrid/sync');
+      if (synced.status === 200) {
+        applied += synced.body.applied;
+        if (synced.body.remaining === 0) break;
+      } else {
+        assert.equal(synced.body.error.code, 'sync_running', JSON.stringify(synced.body));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(synced.status, 200, JSON.stringify(synced.body));
-    assert.ok([0, 1].includes(synced.body.applied), JSON.stringify(synced.body));
-    assert.equal(synced.body.remaining, 0);
+    assert.ok([0, 1].includes(applied), JSON.stringify(synced.body));
+    assert.equal(synced.body.remaining, 0, JSON.stringify(synced.body));
     const emptied = await local('GET', '/offgrid/outbox');
     assert.deepEqual(emptied.body.entries, [], 'the entry left the outbox: it applied');
     const after = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);

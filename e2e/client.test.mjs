@@ -154,3 +154,45 @@ test('chromium client: an error envelope becomes an OffgridError with status, co
     await context.close();
   }
 });
+
+test('chromium client: offline, the configuration, a record\'s actions (greyed with the reason), and a note and photo added offline come from the device', { skip, timeout: 180_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await clientPage(context);
+    const online = await value(page, (og) => og.config());
+    assert.equal(online.user.user_name, USER);
+    assert.ok(online.actions.some((a) => a.name === 'accept_task'));
+    await value(page, (og) => og.download());
+    const { records: [task] } = await value(page, (og, query) => og.list('wm_task', { query, limit: 1, offset: 1 }), OPEN_ASSIGNED);
+
+    await context.setOffline(true);
+    assert.deepEqual(await value(page, (og) => og.config()), online, 'the same configuration offline');
+    const actions = await value(page, (og, id) => og.actionsFor('wm_task', id), task.sys_id);
+    const byName = Object.fromEntries(actions.map((a) => [a.name, a]));
+    assert.equal(byName.accept_task.available, true);
+    assert.equal(byName.escalate_task.applies, true);
+    assert.equal(byName.escalate_task.available, false, 'online only: greyed offline');
+    assert.match(byName.escalate_task.reason, /not available offline/);
+
+    const note = await value(page, (og, id) => og.run('add_work_note', { table: 'wm_task', sys_id: id, inputs: { note: 'pump primed' } }), task.sys_id);
+    assert.equal(note.queued, true);
+    const journal = await value(page, (og, id) => og.journal('wm_task', id), task.sys_id);
+    assert.deepEqual(journal.map((j) => [j.element, j.value]), [['work_notes', 'pump primed']]);
+
+    // A photo from a Blob, as a file input: its bytes come back from the device.
+    const photo = await value(page, async (og, id) => {
+      const { Offgrid } = await import('/pkg/client.js');
+      const bytes = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10, 1, 2, 3, 4]);
+      const file = await Offgrid.fileInput(new Blob([bytes], { type: 'image/png' }), 'meter.png');
+      await og.run('attach_photo', { table: 'wm_task', sys_id: id, inputs: { photo: file } });
+      const [att] = await og.attachments('wm_task', id);
+      const response = await fetch(og.attachmentUrl(att));
+      return { att, status: response.status, bytes: [...new Uint8Array(await response.arrayBuffer())], sent: [...bytes] };
+    }, task.sys_id);
+    assert.equal(photo.att.file_name, 'meter.png');
+    assert.equal(photo.status, 200);
+    assert.deepEqual(photo.bytes, photo.sent);
+  } finally {
+    await context.close();
+  }
+});

@@ -177,15 +177,13 @@ export interface Config {
   user: User;
 }
 
-/** An action as it applies to a record (or to none: a record-less create action). */
+/** An action as it stands for a record and the signed-in user, now. */
 export interface ApplicableAction {
   name: string;
   label: string;
   table: string;
   inputs: ActionInput[];
   offline: boolean;
-  /** Whether it creates a record (offered without a record). */
-  creates: boolean;
   /** Whether its condition holds on the local record and the user's roles allow it. */
   applies: boolean;
   /** Whether it can run now (false offline for actions not available offline). */
@@ -206,8 +204,7 @@ export interface FileInput {
 
 export interface RunOptions {
   table: string;
-  /** Absent for a record-less create action. */
-  sys_id?: string;
+  sys_id: string;
   inputs?: Record<string, unknown>;
 }
 
@@ -285,7 +282,7 @@ export class Offgrid {
   saveSchedule(schedule: Schedule): Promise<{ schedule: Schedule; next_download: Timestamp | null }>;
 
   config(): Promise<Config>;
-  actionsFor(table: string, sysId?: string): Promise<ApplicableAction[]>;
+  actionsFor(table: string, sysId: string): Promise<ApplicableAction[]>;
   run(name: string, options: RunOptions): Promise<ActionAnswer>;
 
   list(table: string, options?: ListOptions): Promise<ListAnswer>;

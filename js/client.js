@@ -194,17 +194,15 @@ export class Offgrid {
   /** The instance's configuration (tables and scopes, actions, policy, user); from the cache offline. */
   config() { return this.request('GET', '/api/offgrid/config'); }
 
-  /** The actions of a record (or, without `sysId`, the table's record-less create actions), each with whether it applies and is available now. */
+  /** The table's actions for a record, each with whether it applies to the record and can run now, and why not. */
   async actionsFor(table, sysId) {
-    const query = new URLSearchParams({ table });
-    if (sysId) query.set('sys_id', sysId);
+    const query = new URLSearchParams({ table, sys_id: sysId });
     return (await this.request('GET', `/offgrid/actions?${query}`)).actions;
   }
 
   /** Runs an action: live online, queued offline (`queued: true`, `outbox_id`, `state`). */
   async run(name, { table, sys_id: sysId, inputs = {} } = {}) {
-    const body = { table, inputs };
-    if (sysId) body.sys_id = sysId;
+    const body = { table, sys_id: sysId, inputs };
     const { response, body: answer } = await this.#send('POST', `/api/offgrid/actions/${encode(name)}`, body);
     return { ...answer, queued: response.status === 202 };
   }

@@ -253,6 +253,8 @@ async fn the_worker_answers_alike_online_and_offline() {
             format!("/api/now/table/wm_task/{abels}"),
         ),
         Case::get("an unknown table", "/api/now/table/no_such_table".into()),
+        // What the app builds its screens from.
+        Case::get("the configuration", "/api/offgrid/config".into()),
         Case::get(
             "an unknown table's record",
             format!("/api/now/table/nope/{refused}"),
