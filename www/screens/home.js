@@ -1,14 +1,13 @@
 // Applications: one card per list the instance's configuration defines (its offline scope),
-// with how many records it holds and how many of them wait in the outbox; the warnings the
-// worker raises; and the actions that create a record without one selected.
+// with how many records it holds and how many changes to them wait in the outbox; and the
+// warnings the worker raises.
 import { h, relative, utc } from '../dom.js';
 import { app, listName } from '../app.js';
 
 export function homeScreen() {
   const warnings = h('div', { class: 'warnings' });
   const lists = h('ul', { class: 'cards', 'aria-label': 'Lists' });
-  const create = h('div', { class: 'create' });
-  const el = h('section', { class: 'screen' }, warnings, h('h2', { class: 'section-title' }, 'Applications'), lists, create);
+  const el = h('section', { class: 'screen' }, warnings, h('h2', { class: 'section-title' }, 'Applications'), lists);
 
   async function refresh() {
     const status = app.status;
@@ -36,10 +35,6 @@ export function homeScreen() {
           h('span', { class: 'count', 'aria-label': `${count} records` }, count)));
     }));
     lists.replaceChildren(...cards);
-    const creators = (await Promise.all(tables.map(([table]) => app.og.actionsFor(table).catch(() => []))))
-      .flat().filter((a) => a.applies !== false);
-    create.replaceChildren(...(creators.length ? [h('h2', { class: 'section-title' }, 'Create'),
-      h('div', { class: 'action-row' }, creators.map((a) => h('a', { class: 'button secondary', href: `#/form/${a.name}?table=${encodeURIComponent(a.table)}` }, a.label)))] : []));
   }
   return { el, title: 'Field Service', tab: '', refresh };
 }

@@ -22,13 +22,12 @@ export function listScreen(table) {
   const info = h('p', { class: 'muted page-info' });
   const prev = h('button', { type: 'button', class: 'secondary', onclick: () => { offset = Math.max(0, offset - PAGE); refresh(); } }, 'Previous');
   const next = h('button', { type: 'button', class: 'secondary', onclick: () => { offset += PAGE; refresh(); } }, 'Next');
-  const create = h('div', { class: 'action-row' });
   search.addEventListener('input', () => {
     clearTimeout(timer);
     timer = setTimeout(() => { term = search.value; offset = 0; refresh(); }, 250);
   });
   const el = h('section', { class: 'screen' },
-    h('div', { class: 'search' }, search), create, rows, h('div', { class: 'pager' }, prev, info, next));
+    h('div', { class: 'search' }, search), rows, h('div', { class: 'pager' }, prev, info, next));
 
   let latest = 0;
   async function refresh() {
@@ -53,8 +52,6 @@ export function listScreen(table) {
     info.textContent = page.total ? `${offset + 1}–${offset + page.records.length} of ${page.total}` : '';
     prev.disabled = offset === 0;
     next.disabled = offset + page.records.length >= page.total;
-    const creators = (await app.og.actionsFor(table).catch(() => [])).filter((a) => a.applies !== false);
-    create.replaceChildren(...creators.map((a) => h('a', { class: 'button secondary small', href: `#/form/${a.name}?table=${encodeURIComponent(table)}` }, `+ ${a.label}`)));
   }
   return { el, title: listName(table), back: '#/', tab: '', refresh, destroy: () => clearTimeout(timer) };
 }
