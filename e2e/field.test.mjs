@@ -1,4 +1,5 @@
-// The field-service app, end to end in Chromium (Playwright): the issue's scenarios 1–7 driven
+// The field-service app, end to end in Chromium (Playwright): the issue's scenarios 1–7 (and
+// the reload prompt of a new build, 8) driven
 // through the UI at phone size (390×844, touch), each in a fresh browser context, against a
 // real instance; the dispatcher acts on the instance from Node with Basic auth. The browser's
 // network is really cut (`context.setOffline`), a worker is stopped mid-sync through the
@@ -9,7 +10,7 @@
 // scenarios every engine can run are in app.test.mjs too. Run with `make e2e`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -28,11 +29,16 @@ const PHOTO = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQ
 
 let instance;
 let browser;
+// The instance serves a copy of the built package, so scenario 8 can make a new build of it.
+let pkg;
 
 before(async () => {
   if (skip) return;
   mkdirSync(SCREENS, { recursive: true });
-  instance = new Instance();
+  pkg = mkdtempSync(join(tmpdir(), 'offgrid-field-pkg-'));
+  const built = process.env.OFFGRID_E2E_PKG ?? 'pkg-test';
+  for (const file of readdirSync(built)) copyFileSync(join(built, file), join(pkg, file));
+  instance = new Instance({ pkg });
   await instance.start();
   browser = await launchPlaywrightChromium();
 });
@@ -40,6 +46,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await instance?.close();
+  if (pkg) rmSync(pkg, { recursive: true, force: true });
 });
 
 // ---- the instance, from Node -------------------------------------------------------------------
@@ -562,5 +569,28 @@ test('7. The app is installable (Chromium reports no installability error; 192 a
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+// ---- 8 ----------------------------------------------------------------------------------------
+
+test('8. When a new build of the app is ready the app says so, and Reload opens it on the new shell', { skip, ...LIMIT }, async () => {
+  const { context, page } = await open();
+  try {
+    await signIn(page);
+    assert.equal(await page.isVisible('#update'), false, 'no prompt without a new build');
+    // A new build: the same package with another shell version, as the build writes it.
+    const shell = readFileSync(join(pkg, 'shell.js'), 'utf8');
+    const version = shell.match(/"version": "([0-9a-f]+)"/)[1];
+    writeFileSync(join(pkg, 'shell.js'), shell.replace(version, 'nextbuild'));
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
+    await page.waitForSelector('#update:not([hidden]) >> text=A new version of the app is ready');
+    await Promise.all([page.waitForEvent('load'), page.click('#update-reload')]);
+    await page.waitForSelector('#tabs:not([hidden])');
+    assert.equal(await page.isVisible('#update'), false, 'the prompt is gone after the reload');
+    const shells = await page.evaluate(async () => (await caches.keys()).filter((n) => n.startsWith('offgrid-shell-')));
+    assert.deepEqual(shells, ['offgrid-shell-nextbuild'], 'the app runs on the new build\'s shell');
+  } finally {
+    await context.close();
   }
 });
