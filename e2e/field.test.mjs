@@ -1,7 +1,6 @@
-// The field-service app, end to end in Chromium (Playwright): the issue's scenarios 1–7 (and
-// the reload prompt of a new build, 8) driven
-// through the UI at phone size (390×844, touch), each in a fresh browser context, against a
-// real instance; the dispatcher acts on the instance from Node with Basic auth. The browser's
+// The field-service app, end to end in Chromium (Playwright): the issue's scenarios 1–7, and
+// the reload prompt of a new build (8), driven through the UI at phone size (390×844, touch),
+// each in a fresh browser context, against a real instance; the dispatcher acts on the instance from Node with Basic auth. The browser's
 // network is really cut (`context.setOffline`), a worker is stopped mid-sync through the
 // DevTools protocol, installability is Chromium's own verdict, and axe-core checks each screen.
 // Each main screen is saved to docs/screens/ for the README.
