@@ -71,11 +71,11 @@ async function signIn(browser) {
   await browser.url(BASE + '/');
   await browser.waitUntil(() => browser.execute(() => navigator.serviceWorker.controller !== null),
     { timeout: 30000, timeoutMsg: 'the service worker never controlled the page' });
-  await browser.$('#login:not([hidden])').waitForExist({ timeout: 30000 });
+  await browser.$('#login-form').waitForExist({ timeout: 30000 });
   await browser.$('input[name=user_name]').setValue(USER);
   await browser.$('input[name=password]').setValue(USER);
   await browser.$('#login-form button').click();
-  await browser.$('#app:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'the app did not open after signing in' });
+  await browser.$('#tabs:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'the app did not open after signing in' });
 }
 
 // Reloads the page as its user would. Not WebDriver's Refresh: geckodriver's bypasses the
@@ -90,11 +90,21 @@ async function reload(browser) {
     { timeout: 30000, timeoutMsg: 'the page did not reload' });
 }
 
-const statusLine = (browser) => browser.$('#status-line').getText();
+const settingsFacts = (browser) => browser.$('.facts').getText();
 
-async function waitForStatus(browser, pattern, what) {
-  await browser.waitUntil(async () => pattern.test(await statusLine(browser)),
-    { timeout: 30000, timeoutMsg: `${what}: the status line still says "${await statusLine(browser).catch(() => '?')}"` });
+// The Settings screen's facts about the offline cache say `pattern`.
+async function waitForCache(browser, pattern, what) {
+  await browser.$('#tabs a[data-tab=settings]').click();
+  await browser.waitUntil(async () => pattern.test(await settingsFacts(browser).catch(() => '')),
+    { timeout: 30000, timeoutMsg: `${what}: Settings still says "${await settingsFacts(browser).catch(() => '?')}"` });
+}
+
+// Opens My Tasks and waits for its rows.
+async function openTasks(browser, timeoutMsg) {
+  await browser.$('#tabs a[data-tab=""]').click();
+  await browser.$('.app-card[href="#/list/wm_task"]').waitForExist({ timeout: 30000, timeoutMsg: `${timeoutMsg}: no My Tasks card` });
+  await browser.$('.app-card[href="#/list/wm_task"]').click();
+  await browser.$('.row').waitForExist({ timeout: 30000, timeoutMsg });
 }
 
 for (const name of engines()) {
@@ -132,7 +142,7 @@ for (const name of engines()) {
 
         // The shell comes from Cache Storage: the app opens with no instance to reach.
         await reload(b);
-        await b.$('#app:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'the app did not open offline' });
+        await b.$('#tabs:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'the app did not open offline' });
         const offline = await local(b, 'GET', ASSIGNED);
         assert.equal(offline.status, 200, JSON.stringify(offline.body));
         assert.equal(offline.source, 'cache');
@@ -175,31 +185,89 @@ for (const name of engines()) {
       const b = await open();
       try {
         await signIn(b);
-        await b.$('#tasks li').waitForExist({ timeout: 30000 });
-        assert.match(await statusLine(b), /no offline cache/);
+        const task = (await instance.admin(ASSIGNED)).body.result[0];
+        await waitForCache(b, /Not downloaded/, 'before offline mode');
 
-        // Turning offline mode on downloads the cache first.
-        await b.$('#offline-switch').click();
-        await waitForStatus(b, /cache: \d+ records/, 'offline mode on');
+        // Turning offline mode on with no cache asks to download it first.
+        await b.$('#offline-mode').click();
+        await b.$('#download-go').click();
+        await b.$('#offline-mode[aria-checked="true"]').waitForExist({ timeout: 30000, timeoutMsg: 'offline mode did not turn on' });
+        await waitForCache(b, /Records\s*\d+/, 'offline mode on');
 
         await goOffline(b);
         await reload(b);
-        await b.$('#tasks li').waitForExist({ timeout: 30000, timeoutMsg: 'no tasks offline' });
-        assert.match(await statusLine(b), /cache: \d+ records/);
+        await b.$('#offline-banner:not([hidden])').waitForExist({ timeout: 30000, timeoutMsg: 'no Offline Mode banner after the reload' });
+        await openTasks(b, 'no tasks offline');
 
-        // Accept a task offline: it waits in the outbox and the task is marked.
-        await b.$('#tasks').$('button=Accept').click();
-        await b.$('#outbox li').waitForExist({ timeout: 10000 });
-        assert.match(await b.$('#outbox').getText(), /accept_task · pending/);
-        await b.$('#tasks li.marked').waitForExist({ timeout: 10000 });
-        assert.equal((await b.$$('#tasks li.marked')).length, 1);
+        // Accept a task offline through its record's button and form: it waits in the
+        // outbox and its row is patterned.
+        await b.$('#search').setValue(task.number);
+        await b.waitUntil(async () => (await b.$$('.row')).length === 1, { timeout: 10000, timeoutMsg: 'the search did not find the task' });
+        await b.$('.row').click();
+        await b.$('[data-action="accept_task"]').click();
+        await b.$('#submit').click();
+        await b.$('.record.unsynced').waitForExist({ timeout: 10000, timeoutMsg: 'the record is not marked' });
+        await b.$('#tabs a[data-tab=outbox]').click();
+        await b.$('.entry[data-state="pending"]').waitForExist({ timeout: 10000 });
+        assert.equal((await b.$$('.entry')).length, 1);
+        assert.match(await b.$('.entry').getText(), /Accept/);
+        await openTasks(b, 'no tasks after the change');
+        await b.$('.row.unsynced').waitForExist({ timeout: 10000 });
+        assert.equal((await b.$$('.row.unsynced')).length, 1);
 
         // Online again, offline mode off: the outbox syncs and the cache is cleared (policy default).
         await goOnline(b);
-        await b.$('#offline-switch').click();
-        await b.waitUntil(async () => (await b.$$('#outbox li')).length === 0,
+        await b.$('#tabs a[data-tab=settings]').click();
+        await b.$('#offline-mode').click();
+        await b.$('#offline-mode[aria-checked="false"]').waitForExist({ timeout: 30000, timeoutMsg: 'offline mode did not turn off' });
+        await b.$('#tabs a[data-tab=outbox]').click();
+        await b.waitUntil(async () => (await b.$$('.entry')).length === 0,
           { timeout: 30000, timeoutMsg: 'the outbox did not empty when offline mode was turned off' });
-        await waitForStatus(b, /no offline cache/, 'offline mode off');
+        await waitForCache(b, /Not downloaded/, 'offline mode off');
+        const applied = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+        assert.equal(applied.body.result.state, 'accepted');
+        assert.equal(Number(applied.body.result.sys_mod_count), Number(task.sys_mod_count) + 1, 'the change applied exactly once');
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
+
+    test(`${name}: offline, an online-only action is greyed with its reason, a required input is enforced and Save progress survives a reload`, LIMIT, async () => {
+      const b = await open();
+      try {
+        await signIn(b);
+        const task = (await instance.admin(ASSIGNED)).body.result[1];
+        await b.$('#tabs a[data-tab=settings]').click();
+        await b.$('#offline-mode').click();
+        await b.$('#download-go').click();
+        await b.$('#offline-mode[aria-checked="true"]').waitForExist({ timeout: 30000, timeoutMsg: 'offline mode did not turn on' });
+        await openTasks(b, 'no tasks');
+        await b.$('#search').setValue(task.number);
+        await b.waitUntil(async () => (await b.$$('.row')).length === 1, { timeout: 10000, timeoutMsg: 'the search did not find the task' });
+        await b.$('.row').click();
+
+        const greyed = b.$('.action.unavailable');
+        await greyed.waitForExist({ timeout: 10000, timeoutMsg: 'no greyed action offline' });
+        assert.equal(await greyed.getAttribute('aria-disabled'), 'true');
+        assert.match(await b.$('.reason').getText(), /offline/i, 'the reason is shown');
+
+        // The note is required: the form says so and queues nothing.
+        await b.$('[data-action="add_work_note"]').click();
+        await b.$('#submit').click();
+        await b.$('#error-note').waitForExist({ timeout: 10000 });
+        await b.waitUntil(async () => /required/.test(await b.$('#error-note').getText()), { timeout: 10000, timeoutMsg: 'no message under the required input' });
+        const outbox = await local(b, 'GET', '/offgrid/outbox');
+        assert.deepEqual(outbox.body.entries, [], 'nothing was queued');
+
+        // Save progress, reload: the draft is back in the form.
+        await b.$('#input-note').setValue('Half way through the inspection');
+        await b.$('#save-progress').click();
+        await b.waitUntil(async () => /Progress saved/.test(await b.$('#view').getText()), { timeout: 10000, timeoutMsg: 'the draft was not saved' });
+        await reload(b);
+        await b.$('#input-note').waitForExist({ timeout: 30000 });
+        await b.waitUntil(async () => (await b.$('#input-note').getValue()) === 'Half way through the inspection',
+          { timeout: 10000, timeoutMsg: 'the draft was not restored after the reload' });
       } finally {
         await close();
         await instance.start();

@@ -48,7 +48,7 @@ test('chromium: a worker stopped while the browser is offline starts again from 
     await page.fill('input[name=user_name]', USER);
     await page.fill('input[name=password]', USER);
     await page.click('#login-form button');
-    await page.waitForSelector('#app:not([hidden])', { timeout: 30000 });
+    await page.waitForSelector('#tabs:not([hidden])', { timeout: 30000 });
     const download = await local('POST', '/offgrid/cache/download');
     assert.equal(download.status, 200, JSON.stringify(download.body));
 
@@ -62,7 +62,8 @@ test('chromium: a worker stopped while the browser is offline starts again from 
     await context.setOffline(true);
     await cdp.send('ServiceWorker.stopAllWorkers');
     await page.reload();
-    await page.waitForSelector('#tasks li', { timeout: 30000 });
+    await page.click('.app-card[href="#/list/wm_task"]', { timeout: 30000 });
+    await page.waitForSelector('.row', { timeout: 30000 });
     const offline = await local('GET', query);
     assert.equal(offline.status, 200);
     assert.equal(offline.source, 'cache');

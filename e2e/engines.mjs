@@ -159,12 +159,24 @@ export async function launch(name, port) {
   };
 }
 
+const PLAYWRIGHT_CHROMIUM = {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+};
+
 /** Chromium through Playwright, for the checks only its DevTools protocol can make. */
 export async function launchPlaywrightChromium() {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  return chromium.launch(PLAYWRIGHT_CHROMIUM);
+}
+
+/**
+ * Chromium through Playwright with a profile in `dir`, as one browser context (`options`:
+ * Playwright's context options). Its contexts are not incognito, which Chromium requires
+ * before it calls an app installable.
+ */
+export async function launchPlaywrightChromiumProfile(dir, options = {}) {
+  const { chromium } = await import('playwright-core');
+  return chromium.launchPersistentContext(dir, { ...PLAYWRIGHT_CHROMIUM, ...options });
 }

@@ -1,211 +1,193 @@
-// The reference app: talks to the instance's REST API as if it were always online; the
-// service worker answers from the network or the offline cache.
+// The field-service app: a shell (top bar, Offline Mode banner, tabs, toasts) and one screen
+// at a time, routed by the URL's hash. Everything it knows about tables, lists, actions and
+// their inputs comes from the instance's configuration and the worker's answers, through the
+// offgrid client; nothing here repeats a scope, a state list or a rule.
+import { Offgrid } from './og.js';
+import { h, toast, busy } from './dom.js';
+import { loginScreen } from './screens/login.js';
+import { homeScreen } from './screens/home.js';
+import { listScreen } from './screens/list.js';
+import { recordScreen } from './screens/record.js';
+import { formScreen } from './screens/form.js';
+import { outboxScreen } from './screens/outbox.js';
+import { settingsScreen } from './screens/settings.js';
 
 const $ = (id) => document.getElementById(id);
-const SCOPE = 'assigned_to=javascript:gs.getUserName()^state!=closed_complete^state!=closed_incomplete^state!=cancelled';
-const ACTIONS = {
-  assigned: [['accept_task', 'Accept']],
-  accepted: [['start_work', 'Start work']],
-  work_in_progress: [['close_complete', 'Close', { close_notes: 'Close notes' }], ['add_work_note', 'Work note', { note: 'Work note' }]],
+
+/** What every screen shares: the client, the last status, configuration and outbox. */
+export const app = {
+  og: new Offgrid(),
+  status: null,
+  config: null,
+  outbox: { entries: [], counts: { pending: 0, failed: 0, blocked: 0 } },
+  /** `table:sys_id` of every record with changes in the outbox (drawn patterned). */
+  marked: new Set(),
+  go(hash) { window.location.hash = hash; },
+  refresh: () => refresh(),
 };
 
-async function api(method, path, body) {
-  const init = { method, headers: { 'X-Offgrid-Request': '1' } };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  const json = await response.json().catch(() => null);
-  if (!response.ok) {
-    const message = json?.error?.message ?? `HTTP ${response.status}`;
-    throw Object.assign(new Error(message), { status: response.status, body: json });
-  }
-  return json;
+/** Whether a record has changes waiting in the outbox. */
+export function isMarked(table, sysId) {
+  return app.marked.has(`${table}:${sysId}`);
 }
 
-function say(text, error = false) {
-  $('message').textContent = text;
-  $('message').className = error ? 'error' : '';
+// What the lists are called on screen; a table without a name here shows its own name. The
+// records in each list are the table's offline scope from the configuration.
+const LIST_NAMES = { wm_task: 'My Tasks', incident: 'My Incidents' };
+
+/** A list's name on screen. */
+export function listName(table) {
+  return LIST_NAMES[table] ?? `My ${table}`;
 }
 
-async function guarded(work) {
-  try {
-    await work();
-  } catch (e) {
-    say(e.message, true);
-  }
+/** The action definition named `name` in the configuration (for its label). */
+export function actionDef(name) {
+  return app.config?.actions?.find((a) => a.name === name) ?? null;
 }
 
-async function renderStatus() {
-  const status = await api('GET', '/offgrid/status');
-  const signedIn = Boolean(status.user);
-  $('login').hidden = signedIn;
-  $('app').hidden = !signedIn;
-  $('offline-switch').disabled = !signedIn;
-  $('offline-switch').checked = status.offline_mode;
-  $('mode').textContent = status.mode === 'offline' ? (status.network ? 'offline mode' : 'no network') : 'online';
-  $('mode').className = `badge ${status.mode}`;
-  const cache = status.cache.present
-    ? `cache: ${status.cache.records} records, expires ${status.cache.expires_at} UTC`
-    : 'no offline cache';
-  const box = status.outbox;
-  $('status-line').textContent = `${status.user?.user_name ?? ''} · ${cache} · outbox: ${box.pending} pending, ${box.failed} failed, ${box.blocked} blocked`;
-  $('warnings').replaceChildren(...status.warnings.map((w) => {
-    const li = document.createElement('li');
-    li.textContent = w.message;
-    return li;
-  }));
-  return status;
-}
+const ROUTES = [
+  [/^#\/list\/([^/?]+)$/, (m) => listScreen(decodeURIComponent(m[1]))],
+  [/^#\/record\/([^/]+)\/([^/?]+)$/, (m) => recordScreen(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
+  [/^#\/form\/([^/?]+)(?:\?(.*))?$/, (m) => formScreen(decodeURIComponent(m[1]), new URLSearchParams(m[2] ?? ''))],
+  [/^#\/outbox$/, () => outboxScreen()],
+  [/^#\/settings$/, () => settingsScreen()],
+  [/^/, () => homeScreen()],
+];
 
-async function renderTasks(marked) {
-  const query = encodeURIComponent(`${SCOPE}^ORDERBYnumber`);
-  let tasks;
-  try {
-    tasks = (await api('GET', `/api/now/table/wm_task?sysparm_query=${query}&sysparm_limit=50`)).result;
-  } catch (e) {
-    $('tasks').replaceChildren(Object.assign(document.createElement('li'), { textContent: e.message }));
+let screen = null;
+
+async function mount() {
+  if (!app.status?.user) {
+    show(loginScreen(onSignedIn));
     return;
   }
-  $('tasks').replaceChildren(...tasks.map((task) => {
-    const li = document.createElement('li');
-    if (marked.has(task.sys_id)) li.classList.add('marked');
-    li.append(`${task.number} · ${task.state} · ${task.short_description} `);
-    for (const [name, label, inputs] of ACTIONS[task.state] ?? []) {
-      const button = document.createElement('button');
-      button.textContent = label;
-      button.onclick = () => guarded(async () => {
-        const values = {};
-        for (const [input, prompt] of Object.entries(inputs ?? {})) {
-          const value = window.prompt(prompt);
-          if (value === null) return;
-          values[input] = value;
-        }
-        const answer = await api('POST', `/api/offgrid/actions/${name}`, { table: 'wm_task', sys_id: task.sys_id, inputs: values });
-        say(answer.outbox_id ? `${label}: queued in the outbox` : `${label}: done`);
-        await refresh();
-      });
-      li.append(button);
-    }
-    return li;
-  }));
+  const hash = window.location.hash || '#/';
+  const [pattern, make] = ROUTES.find(([re]) => re.test(hash));
+  show(make(hash.match(pattern)));
 }
 
-async function renderOutbox() {
-  const { entries } = await api('GET', '/offgrid/outbox');
-  $('outbox').replaceChildren(...entries.map((entry) => {
-    const li = document.createElement('li');
-    li.classList.add(entry.state);
-    li.append(`#${entry.seq} ${entry.action} · ${entry.state}${entry.error ? ` · ${entry.error.message}` : ''} `);
-    if (entry.state === 'failed') {
-      const resolve = document.createElement('button');
-      resolve.textContent = 'Resolve';
-      resolve.onclick = () => guarded(async () => {
-        await api('POST', `/offgrid/outbox/${entry.id}/resolve`, {});
-        await refresh();
-      });
-      li.append(resolve);
-    }
-    if (entry.state !== 'syncing') {
-      const remove = document.createElement('button');
-      remove.textContent = 'Delete';
-      remove.onclick = () => guarded(async () => {
-        await api('DELETE', `/offgrid/outbox/${entry.id}`);
-        await refresh();
-      });
-      li.append(remove);
-    }
-    return li;
-  }));
-  return new Set(entries.map((e) => e.sys_id));
+function show(next) {
+  screen?.destroy?.();
+  screen = next;
+  $('title').textContent = next.title;
+  $('back').hidden = !next.back;
+  $('tabs').hidden = !app.status?.user;
+  for (const tab of document.querySelectorAll('#tabs a')) {
+    const current = tab.dataset.tab === (next.tab ?? '');
+    if (current) tab.setAttribute('aria-current', 'page');
+    else tab.removeAttribute('aria-current');
+  }
+  $('view').replaceChildren(next.el);
+  $('view').scrollTop = 0;
+  next.refresh?.();
+  // Focus moves to the new screen's heading, so a screen reader announces it.
+  $('title').focus({ preventScroll: true });
 }
 
-async function refresh() {
-  const status = await renderStatus();
-  if (!status.user) return;
-  const marked = await renderOutbox();
-  await renderTasks(marked);
+async function onSignedIn() {
+  await loadShared();
+  await mount();
 }
+
+// ---- refreshing: debounced, never two at once --------------------------------------------
+
+let timer = null;
+let running = null;
+let again = false;
+
+/** Asks for a refresh of the shell and the screen; calls close together make one. */
+function refresh() {
+  clearTimeout(timer);
+  timer = setTimeout(run, 120);
+}
+
+async function run() {
+  if (running) {
+    again = true;
+    return;
+  }
+  running = (async () => {
+    try {
+      const wasSignedIn = Boolean(app.status?.user);
+      await loadShared();
+      if (wasSignedIn !== Boolean(app.status?.user)) await mount();
+      else await screen?.refresh?.();
+    } catch (e) {
+      toast(e.message, 'error');
+    }
+  })();
+  await running;
+  running = null;
+  if (again) {
+    again = false;
+    run();
+  }
+}
+
+/** Status, outbox and (once per sign-in) the configuration, then the shell. */
+async function loadShared() {
+  app.status = await app.og.status();
+  if (app.status.user) {
+    const [outbox, config] = await Promise.all([app.og.outbox(), app.config ? app.config : app.og.config().catch(() => null)]);
+    app.outbox = outbox;
+    app.config = config;
+    app.marked = new Set(outbox.entries.map((e) => `${e.table}:${e.sys_id}`));
+  } else {
+    app.config = null;
+    app.outbox = { entries: [], counts: { pending: 0, failed: 0, blocked: 0 } };
+    app.marked = new Set();
+  }
+  renderShell();
+}
+
+function renderShell() {
+  const s = app.status;
+  const offline = s?.mode === 'offline';
+  $('offline-banner').hidden = !offline;
+  $('offline-detail').textContent = offline && !s.offline_mode ? ' · no network' : '';
+  document.body.classList.toggle('is-offline', offline);
+  const waiting = app.outbox.entries.length;
+  $('outbox-badge').hidden = waiting === 0;
+  $('outbox-badge').textContent = String(waiting);
+  $('outbox-badge').setAttribute('aria-label', `${waiting} unsynced`);
+}
+
+// ---- events from the worker ------------------------------------------------------------------
 
 function listen() {
-  const channel = new BroadcastChannel('offgrid');
-  channel.onmessage = ({ data }) => {
-    if (data.type === 'download-progress') {
-      $('progress').hidden = data.done >= data.total;
-      $('progress-bar').max = data.total || 1;
-      $('progress-bar').value = data.done;
-      $('progress-text').textContent = `${data.done} / ${data.total}`;
-    } else if (data.type === 'expiry-warning') {
-      say(data.warning.message, true);
-    } else if (['status', 'outbox-changed', 'record-changed', 'sync-progress'].includes(data.type)) {
-      guarded(refresh);
-    }
-  };
-  // Workers get no online/offline events in Chromium: the page tells the worker.
-  const tell = (message) => navigator.serviceWorker.controller?.postMessage(message);
-  window.addEventListener('online', () => tell({ type: 'online' }));
-  window.addEventListener('offline', () => guarded(refresh));
-  setInterval(() => tell({ type: 'heartbeat' }), 60_000);
-}
-
-function wire() {
-  $('login-form').onsubmit = (event) => {
-    event.preventDefault();
-    const form = new FormData(event.target);
-    guarded(async () => {
-      await api('POST', '/api/offgrid/login', { user_name: form.get('user_name'), password: form.get('password') });
-      say('Signed in');
-      await refresh();
-    });
-  };
-  $('offline-switch').onchange = (event) => guarded(async () => {
-    const answer = await api('POST', '/offgrid/mode', { offline: event.target.checked });
-    if (answer.download?.error || answer.sync?.error) say((answer.download ?? answer.sync).message, true);
-    await refresh();
+  const { og } = app;
+  for (const type of ['status', 'outbox-changed', 'record-changed']) og.on(type, () => refresh());
+  og.on('expiry-warning', ({ warning }) => toast(warning.message, 'warning'));
+  og.on('download-progress', (e) => document.dispatchEvent(new CustomEvent('offgrid-download', { detail: e })));
+  og.on('sync-progress', (e) => document.dispatchEvent(new CustomEvent('offgrid-sync', { detail: e.report })));
+  window.addEventListener('offline', () => refresh());
+  window.addEventListener('online', () => refresh());
+  window.addEventListener('hashchange', () => mount());
+  og.onUpdateReady(() => {
+    $('update').hidden = false;
   });
-  $('download').onclick = () => guarded(async () => {
-    const done = await api('POST', '/offgrid/cache/download');
-    say(`Downloaded ${done.received} changes`);
-    await refresh();
-  });
-  $('sync').onclick = () => guarded(async () => {
-    const r = await api('POST', '/offgrid/sync');
-    say(`Sync: ${r.applied} applied, ${r.failed} failed, ${r.blocked} blocked, ${r.remaining} remaining`);
-    await refresh();
-  });
-  $('logout').onclick = () => guarded(async () => {
-    try {
-      await api('POST', '/offgrid/logout', { discard_unsynced: false });
-    } catch (e) {
-      if (e.status !== 409 || !window.confirm(`${e.message}\n\nDiscard them and log out?`)) throw e;
-      await api('POST', '/offgrid/logout', { discard_unsynced: true });
-    }
-    await refresh();
+  $('update-reload').addEventListener('click', (event) => busy(event.currentTarget, () => og.applyUpdate()));
+  $('back').addEventListener('click', () => {
+    if (window.history.length > 1) window.history.back();
+    else app.go(screen?.back ?? '#/');
   });
 }
 
 async function main() {
-  if (!('serviceWorker' in navigator)) {
-    say('This browser has no service workers: offline mode is not available.', true);
+  try {
+    await app.og.register('/sw.js');
+  } catch (e) {
+    $('view').replaceChildren(h('p', { class: 'empty', role: 'alert' }, e.message));
     return;
   }
-  await navigator.serviceWorker.register('/sw.js', { type: 'module' });
-  await navigator.serviceWorker.ready;
-  if (!navigator.serviceWorker.controller) {
-    // First visit: the worker claims the page once it activates.
-    await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
-  }
-  // Workers cannot ask for persistent storage; the page can.
-  navigator.storage?.persist?.().catch(() => {});
-  // Scheduled downloads also run on Periodic Background Sync where the browser grants it
-  // (Chromium, installed app); elsewhere the heartbeat and the worker's timer cover them.
-  navigator.serviceWorker.ready
-    .then((registration) => registration.periodicSync?.register('offgrid-schedule', { minInterval: 60 * 60 * 1000 }))
-    .catch(() => {});
-  wire();
   listen();
-  await guarded(refresh);
+  try {
+    await loadShared();
+  } catch (e) {
+    toast(e.message, 'error');
+  }
+  await mount();
+  document.body.dataset.ready = 'true';
 }
 
 main();
