@@ -60,7 +60,9 @@ export class Offgrid {
       throw new OffgridError(0, 'unsupported', 'this browser has no service workers: offline mode is not available');
     }
     const sw = navigator.serviceWorker;
-    const registration = await sw.register(url, { type: 'module', ...(scope ? { scope } : {}) });
+    // The worker's imports (pkg/worker.js, pkg/shell.js) change with every build: the browser
+    // must not answer its update checks from its HTTP cache, or a new build goes unnoticed.
+    const registration = await sw.register(url, { type: 'module', updateViaCache: 'none', ...(scope ? { scope } : {}) });
     this.registration = registration;
     await sw.ready;
     if (!sw.controller) {

@@ -188,6 +188,46 @@ async fn a_conflict_fails_and_resolving_it_applies_the_rebased_change() {
 }
 
 #[wasm_bindgen_test]
+async fn resolving_rebases_on_the_instances_record_as_it_is_now_not_as_it_was_when_the_sync_failed()
+{
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    let task_id = id(&task("assigned", 0).await);
+    let path = format!("/api/now/table/wm_task/{task_id}");
+    rt.network().force(Some(false));
+    assert_eq!(act(&rt, "accept_task", &task_id, json!({})).await.0, 202);
+    let closed = json!({"state": "closed_complete", "close_notes": "closed by dispatch"});
+    let (s, _) = instance("fred.luddy", "PATCH", &path, Some(closed)).await;
+    assert_eq!(s, 200);
+    rt.network().force(None);
+    assert_eq!(sync(&rt).await["failed"], 1);
+    let entry_id = outbox(&rt).await[0]["id"].as_str().unwrap().to_string();
+    // The dispatcher reopens the task; the device, in offline mode, still holds the failed
+    // sync's closed version in the entry's error.
+    let (s, _) = instance(
+        "fred.luddy",
+        "PATCH",
+        &path,
+        Some(json!({"state": "assigned"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, body) = call(&rt, "POST", "/offgrid/mode", Some(json!({"offline": true}))).await;
+    assert_eq!(s, 200, "{body}");
+
+    let resolve = format!("/offgrid/outbox/{entry_id}/resolve");
+    let (s, body) = call(&rt, "POST", &resolve, Some(json!({"inputs": {}}))).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["entry"]["state"], "pending");
+    assert_eq!(sync(&rt).await["applied"], 1);
+    assert_eq!(
+        instance_record("wm_task", &task_id).await["state"],
+        "accepted"
+    );
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
 async fn deleting_a_failed_entry_rolls_the_record_back_to_the_instance_version() {
     let (rt, prefix) = signed_in().await;
     download(&rt).await;

@@ -58,8 +58,10 @@ impl Runtime {
     }
 
     /// `POST /offgrid/outbox/{id}/resolve`: rebases a failed entry on the instance's current
-    /// record (from its error), with new inputs if given, re-runs the offline steps locally
-    /// and makes it pending again; it goes with the next sync.
+    /// record (asked of the instance when the network is up, even in offline mode: it may have
+    /// changed since the sync failed; else the one its error carries), with new inputs if
+    /// given, re-runs the offline steps locally and makes it pending again; it goes with the
+    /// next sync.
     pub(super) async fn resolve(
         &self,
         id: &str,
@@ -72,10 +74,9 @@ impl Runtime {
             .get(id)
             .cloned()
             .ok_or_else(|| crate::outbox::OutboxError::NotFound(id.to_string()))?;
-        let current = entry
-            .error
-            .as_ref()
-            .and_then(|e| e.record.clone())
+        let asked = self.ask_instance(&entry.table, &entry.sys_id).await;
+        let current = asked
+            .or_else(|| entry.error.as_ref().and_then(|e| e.record.clone()))
             .ok_or_else(|| RuntimeError::Conflict {
                 code: "nothing_to_rebase_on",
                 message: "the instance sent no current version of this record (it may have been deleted); delete this change instead".into(),
@@ -195,8 +196,16 @@ impl Runtime {
     /// mode off); `None` otherwise. The shadow only knows the version before the first local
     /// change, and earlier entries of the record may have synced since.
     pub(super) async fn instance_record(&self, table: &str, sys_id: &str) -> Option<Record> {
-        let session = self.session()?;
-        if session.offline_mode.get() || !self.network.is_up() {
+        if self.session()?.offline_mode.get() {
+            return None;
+        }
+        self.ask_instance(table, sys_id).await
+    }
+
+    /// The instance's current version of a record when the network is up and the instance
+    /// answers with it; `None` otherwise (offline, gone, or out of the user's scope).
+    async fn ask_instance(&self, table: &str, sys_id: &str) -> Option<Record> {
+        if !self.network.is_up() {
             return None;
         }
         let path = format!(
