@@ -14,6 +14,7 @@
 
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
+use super::memo::{bump, stored_rev, CachedTable, RECORDS_REV};
 use super::schema::{AREA_0, AREA_1, BY_TABLE, META};
 use super::writes::Writes;
 use super::LocalDb;
@@ -22,6 +23,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 /// The `meta` key naming the live record area.
@@ -97,11 +99,22 @@ impl LocalDb {
         found.map(|js| read_record(OP, js)).transpose()
     }
 
-    /// Every cached record of a table (in `sys_id` order), in one `getAll` on the `table`
-    /// index.
+    /// Every cached record of a table (in `sys_id` order).
     pub async fn table_records(&self, table: &str) -> Result<Vec<Record>, DbError> {
+        Ok(self.cached_table(table).await?.values().cloned().collect())
+    }
+
+    /// A table's cached records by `sys_id`: kept in memory once read ([`super::memo`]), so
+    /// a warm connection reads one token instead of the table; else one `getAll` on the
+    /// `table` index.
+    pub async fn cached_table(&self, table: &str) -> Result<Rc<CachedTable>, DbError> {
         const OP: &str = "read a table's cached records";
         let tx = self.read(&AREA_STORES, OP)?;
+        let meta = tx.object_store(META).op(OP)?;
+        let rev = stored_rev(&meta, RECORDS_REV, OP).await?;
+        if let Some(kept) = self.memo.table(&rev, table) {
+            return Ok(kept);
+        }
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
         let index = store.index(BY_TABLE).op(OP)?;
@@ -112,9 +125,17 @@ impl LocalDb {
             .op(OP)?
             .await
             .op(OP)?;
-        found
-            .map(|js| read_record(OP, js.op(OP)?))
-            .collect::<Result<Vec<_>, _>>()
+        let mut records = CachedTable::new();
+        for js in found {
+            let record = read_record(OP, js.op(OP)?)?;
+            // Stored records always have one: `stored_record` refuses the others.
+            if let Some(sys_id) = record.sys_id() {
+                records.insert(sys_id.to_string(), record);
+            }
+        }
+        let records = Rc::new(records);
+        self.memo.keep_table(rev, table, records.clone());
+        Ok(records)
     }
 
     /// The `sys_id`s of a table's cached records, from the `table` index's keys alone: no
@@ -158,10 +179,15 @@ impl LocalDb {
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
         let mut writes = Writes::new();
+        // The token first: its read is answered before any refusal below could abort.
+        let bumped = bump(&tx.object_store(META).op(OP)?, RECORDS_REV, &mut writes, OP).await?;
         for value in values {
             writes.push(store.put(value).primitive().op(OP)?);
         }
-        writes.commit(tx, OP).await
+        writes.commit(tx, OP).await?;
+        self.memo
+            .records_written(&bumped, records.iter().map(|r| (table, r)), []);
+        Ok(())
     }
 
     /// Deletes a record from the live area (nothing happens when it is not cached).
@@ -171,8 +197,11 @@ impl LocalDb {
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
         let mut writes = Writes::new();
+        let bumped = bump(&tx.object_store(META).op(OP)?, RECORDS_REV, &mut writes, OP).await?;
         writes.push(store.delete(record_key(table, sys_id)).primitive().op(OP)?);
-        writes.commit(tx, OP).await
+        writes.commit(tx, OP).await?;
+        self.memo.records_written(&bumped, [], [(table, sys_id)]);
+        Ok(())
     }
 
     /// How many records the live area holds, over all tables.
@@ -191,16 +220,14 @@ impl LocalDb {
         const OP: &str = "delete the offline cache";
         let tx = self.write(&AREA_STORES, OP)?;
         let mut writes = Writes::new();
+        let meta = tx.object_store(META).op(OP)?;
+        bump(&meta, RECORDS_REV, &mut writes, OP).await?;
         writes.push(tx.object_store(AREA_0).op(OP)?.clear().op(OP)?);
         writes.push(tx.object_store(AREA_1).op(OP)?.clear().op(OP)?);
-        writes.push(
-            tx.object_store(META)
-                .op(OP)?
-                .delete(CACHE_KEY)
-                .primitive()
-                .op(OP)?,
-        );
-        writes.commit(tx, OP).await
+        writes.push(meta.delete(CACHE_KEY).primitive().op(OP)?);
+        writes.commit(tx, OP).await?;
+        self.memo.forget_records();
+        Ok(())
     }
 
     /// The live cache's metadata, `None` when no download was swapped in (or the cache was
@@ -270,6 +297,7 @@ impl LocalDb {
         }
         let store = tx.object_store(META).op(OP)?;
         let mut writes = Writes::new();
+        bump(&store, RECORDS_REV, &mut writes, OP).await?;
         writes.push(
             store
                 .put(staging.area.store())
@@ -285,6 +313,7 @@ impl LocalDb {
                 .op(OP)?,
         );
         writes.commit(tx, OP).await?;
+        self.memo.forget_records();
 
         const CLEAR_OP: &str = "empty the previous cache";
         let tx = self.write(&[live.store()], CLEAR_OP)?;

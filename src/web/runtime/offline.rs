@@ -9,7 +9,7 @@ use super::{Event, Runtime, RuntimeError, Session};
 use crate::api::action::{ActionAnswer, Invocation};
 use crate::api::ApiError;
 use crate::local::{self, Actor};
-use crate::outbox::{Base, Entry};
+use crate::outbox::{Base, Entry, Outbox};
 use crate::record::{new_uuid, Record};
 use crate::web::idb::{LocalChanges, RemoveError};
 use crate::web::transport::encode_component;
@@ -31,7 +31,9 @@ impl Runtime {
         let (table, sys_id) = (invocation.table.clone(), invocation.sys_id.clone());
         let _turn = self.outbox_turn.turn().await;
         let cached = session.db.get_record(&table, &sys_id).await?;
-        let mut outbox = session.outbox().await?;
+        // Only what enqueueing looks at is copied, so an action costs the same however many
+        // entries wait.
+        let mut outbox = Outbox::for_record(&session.db.outbox_kept().await?, &table, &sys_id);
         let actor = Actor {
             user: session.ctx(),
             roles: session.user.role_names(),
