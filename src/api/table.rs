@@ -155,6 +155,18 @@ impl Pager<'_> {
 
     /// The page: the total of matches and the asked slice, projected to the asked fields.
     pub fn finish(self) -> Page {
+        match self.try_finish_with(Ok::<_, std::convert::Infallible>) {
+            Ok(page) => page,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The page, each of its records first replaced by `full` (a store that offered records
+    /// of only the fields the query reads fetches the whole ones here, for the page alone).
+    pub fn try_finish_with<E>(
+        self,
+        mut full: impl FnMut(Record) -> Result<Record, E>,
+    ) -> Result<Page, E> {
         let params = self.params;
         let skip = if params.query.has_order() {
             params.offset
@@ -166,12 +178,12 @@ impl Pager<'_> {
             .into_iter()
             .skip(skip)
             .take(params.limit)
-            .map(|r| project(r, params.fields.as_deref()))
-            .collect();
-        Page {
+            .map(|r| Ok(project(full(r)?, params.fields.as_deref())))
+            .collect::<Result<_, E>>()?;
+        Ok(Page {
             total: self.total,
             body: ListAnswer { result },
-        }
+        })
     }
 }
 

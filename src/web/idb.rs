@@ -29,6 +29,9 @@
 //! **Queries.** The store hands back a table's records; the core's query evaluator filters and
 //! sorts them, so offline answers match the instance's. The state and assignee indexes are
 //! there for narrowing the scan where a query names those fields.
+//!
+//! **Memory.** A connection keeps the tables and the outbox it decoded, and uses them only while
+//! the revision token every write stores beside them is unchanged (`memo.rs`).
 
 mod cache;
 mod codec;
