@@ -832,6 +832,25 @@ async fn a_warm_connection_answers_as_stored_after_every_kind_of_its_own_writes(
     answers_as_stored(&name, &db, "remove_entry").await;
     assert_eq!(db.outbox_entries().await.unwrap(), vec![settled]);
 
+    // A sync's records, in one write that also forgets a settled record's shadow.
+    assert!(db.shadow("wm_task", &sys_id(1)).await.unwrap().is_some());
+    db.write_records(
+        &[
+            ("wm_task".into(), task(1, "closed_complete")),
+            ("incident".into(), task(11, "new")),
+        ],
+        &[("incident".into(), sys_id(9))],
+        &[("wm_task".into(), sys_id(1))],
+    )
+    .await
+    .unwrap();
+    answers_as_stored(&name, &db, "write_records").await;
+    assert_eq!(
+        db.table_records("incident").await.unwrap(),
+        vec![task(10, "new"), task(11, "new")]
+    );
+    assert_eq!(db.shadow("wm_task", &sys_id(1)).await.unwrap(), None);
+
     let staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(20..23, "accepted")).await.unwrap();
     // Staging touches only the area nobody reads.

@@ -15,7 +15,7 @@
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
 use super::memo::{bump, stored_rev, CachedTable, RECORDS_REV};
-use super::schema::{AREA_0, AREA_1, BY_TABLE, META};
+use super::schema::{AREA_0, AREA_1, BY_TABLE, META, SHADOW};
 use super::writes::Writes;
 use super::LocalDb;
 use crate::record::{Record, Timestamp};
@@ -170,37 +170,78 @@ impl LocalDb {
 
     /// Puts records of one table into the live area, in one transaction.
     pub async fn put_records(&self, table: &str, records: &[Record]) -> Result<(), DbError> {
-        const OP: &str = "save records to the offline cache";
-        let values = records
-            .iter()
-            .map(|r| stored_record(OP, table, r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let tx = self.write(&AREA_STORES, OP)?;
-        let area = live_area(&tx, OP).await?;
-        let store = tx.object_store(area.store()).op(OP)?;
-        let mut writes = Writes::new();
-        // The token first: its read is answered before any refusal below could abort.
-        let bumped = bump(&tx.object_store(META).op(OP)?, RECORDS_REV, &mut writes, OP).await?;
-        for value in values {
-            writes.push(store.put(value).primitive().op(OP)?);
-        }
-        writes.commit(tx, OP).await?;
-        self.memo
-            .records_written(&bumped, records.iter().map(|r| (table, r)), []);
-        Ok(())
+        let puts = records.iter().map(|r| (table, r));
+        self.write_live("save records to the offline cache", puts, [], &[])
+            .await
     }
 
     /// Deletes a record from the live area (nothing happens when it is not cached).
     pub async fn delete_record(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
-        const OP: &str = "delete a record from the offline cache";
-        let tx = self.write(&AREA_STORES, OP)?;
-        let area = live_area(&tx, OP).await?;
-        let store = tx.object_store(area.store()).op(OP)?;
+        let deletes = [(table, sys_id)];
+        self.write_live("delete a record from the offline cache", [], deletes, &[])
+            .await
+    }
+
+    /// Puts and deletes records of any tables in the live area and forgets the shadows of
+    /// `settled` records (their last entries applied), in one transaction: a sync stores what
+    /// it brought back at once. Strict when shadows go, since they guard the user's changes.
+    pub async fn write_records(
+        &self,
+        puts: &[(String, Record)],
+        deletes: &[(String, String)],
+        settled: &[(String, String)],
+    ) -> Result<(), DbError> {
+        self.write_live(
+            "save synced records to the offline cache",
+            puts.iter().map(|(table, r)| (table.as_str(), r)),
+            deletes
+                .iter()
+                .map(|(table, id)| (table.as_str(), id.as_str())),
+            settled,
+        )
+        .await
+    }
+
+    async fn write_live<'a>(
+        &self,
+        op: &'static str,
+        puts: impl IntoIterator<Item = (&'a str, &'a Record)> + Clone,
+        deletes: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+        settled: &[(String, String)],
+    ) -> Result<(), DbError> {
+        let values = puts
+            .clone()
+            .into_iter()
+            .map(|(table, r)| stored_record(op, table, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stores = [META, AREA_0, AREA_1, SHADOW];
+        let tx = if settled.is_empty() {
+            self.write(&stores, op)?
+        } else {
+            self.write_strict(&stores, op)?
+        };
+        let area = live_area(&tx, op).await?;
+        let store = tx.object_store(area.store()).op(op)?;
         let mut writes = Writes::new();
-        let bumped = bump(&tx.object_store(META).op(OP)?, RECORDS_REV, &mut writes, OP).await?;
-        writes.push(store.delete(record_key(table, sys_id)).primitive().op(OP)?);
-        writes.commit(tx, OP).await?;
-        self.memo.records_written(&bumped, [], [(table, sys_id)]);
+        // The token first: its read is answered before any refusal below could abort.
+        let bumped = bump(&tx.object_store(META).op(op)?, RECORDS_REV, &mut writes, op).await?;
+        for value in values {
+            writes.push(store.put(value).primitive().op(op)?);
+        }
+        for (table, sys_id) in deletes.clone() {
+            writes.push(store.delete(record_key(table, sys_id)).primitive().op(op)?);
+        }
+        let shadows = tx.object_store(SHADOW).op(op)?;
+        for (table, sys_id) in settled {
+            writes.push(
+                shadows
+                    .delete(record_key(table, sys_id))
+                    .primitive()
+                    .op(op)?,
+            );
+        }
+        writes.commit(tx, op).await?;
+        self.memo.records_written(&bumped, puts, deletes);
         Ok(())
     }
 
