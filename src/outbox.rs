@@ -169,6 +169,20 @@ pub struct Counts {
     pub blocked: usize,
 }
 
+impl Counts {
+    /// How many of `entries` wait, by kind.
+    pub fn of(entries: &[Entry]) -> Counts {
+        entries.iter().fold(Counts::default(), |mut c, e| {
+            match e.state {
+                EntryState::Pending | EntryState::Syncing => c.pending += 1,
+                EntryState::Failed => c.failed += 1,
+                EntryState::Blocked => c.blocked += 1,
+            }
+            c
+        })
+    }
+}
+
 /// A transition the entry's state does not allow.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -232,6 +246,22 @@ impl Outbox {
     pub fn from_entries(mut entries: Vec<Entry>) -> Self {
         entries.sort_by_key(|e| e.seq);
         Self { entries }
+    }
+
+    /// What [`Outbox::enqueue`] of a change to record `(table, sys_id)` looks at, out of
+    /// `entries` (the whole outbox in `seq` order): the record's own entries and the last one
+    /// (the next `seq`). Enqueueing into it gives the entry the whole outbox would, without
+    /// copying the rest.
+    pub fn for_record(entries: &[Entry], table: &str, sys_id: &str) -> Self {
+        let last = entries.len().saturating_sub(1);
+        Self::from_entries(
+            entries
+                .iter()
+                .enumerate()
+                .filter(|(i, e)| *i == last || e.is_for(table, sys_id))
+                .map(|(_, e)| e.clone())
+                .collect(),
+        )
     }
 
     /// The entries in `seq` order.
@@ -423,14 +453,7 @@ impl Outbox {
 
     /// How many entries wait, by kind.
     pub fn counts(&self) -> Counts {
-        self.entries.iter().fold(Counts::default(), |mut c, e| {
-            match e.state {
-                EntryState::Pending | EntryState::Syncing => c.pending += 1,
-                EntryState::Failed => c.failed += 1,
-                EntryState::Blocked => c.blocked += 1,
-            }
-            c
-        })
+        Counts::of(&self.entries)
     }
 
     /// The entries of one record, in `seq` order.
@@ -995,6 +1018,25 @@ mod tests {
             "{remove}"
         );
         assert!(remove.contains("wait for the sync to finish"), "{remove}");
+    }
+
+    #[test]
+    fn enqueueing_into_a_records_part_gives_the_entry_the_whole_outbox_would() {
+        // r1 failed and r2 is clean, with other records' entries around and last.
+        let mut whole = outbox(&[("a", "r1"), ("x", "r9"), ("b", "r2"), ("y", "r8")]);
+        whole.begin_sync(at(0), 10);
+        whole.failed("a", conflict()).unwrap();
+        for record in ["r1", "r2", "r3"] {
+            let mut part = Outbox::for_record(whole.entries(), "wm_task", record);
+            let mut full = whole.clone();
+            let id = format!("new-{record}");
+            assert_eq!(
+                part.enqueue(new_entry(&id, record)),
+                full.enqueue(new_entry(&id, record)),
+                "{record}"
+            );
+        }
+        assert_eq!(Outbox::for_record(&[], "wm_task", "r1"), Outbox::new());
     }
 
     #[test]

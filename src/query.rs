@@ -237,10 +237,50 @@ impl Query {
         fields
     }
 
+    /// What every matching record's fields are bound to, for a store that can find records
+    /// by a field's value to narrow its scan before this evaluator judges what is left:
+    /// `(field, texts)` pairs, each saying that a match's `field` is a string equal to one of
+    /// `texts`. Taken from the plain `=` and `IN` conditions that stand alone in a query of
+    /// one group (user values resolved from `ctx`), and only where each text is one no
+    /// number, boolean or object has (so only a string field can equal it) and not empty (a
+    /// missing field has the empty text). Empty when nothing narrows.
+    pub fn narrowing(&self, ctx: &QueryContext) -> Vec<(String, Vec<String>)> {
+        let [group] = self.groups.as_slice() else {
+            return Vec::new();
+        };
+        group
+            .clauses
+            .iter()
+            .filter_map(|clause| match clause.as_slice() {
+                [condition] => {
+                    let items = match &condition.op {
+                        Op::Eq(v) => std::slice::from_ref(v),
+                        Op::In(items) => items.as_slice(),
+                        _ => return None,
+                    };
+                    let texts: Vec<String> =
+                        items.iter().map(|i| i.resolve(ctx).to_string()).collect();
+                    texts
+                        .iter()
+                        .all(|t| only_string_text(t))
+                        .then(|| (condition.field.clone(), texts))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The text the query was parsed from.
     pub fn text(&self) -> &str {
         &self.text
     }
+}
+
+/// Whether only a string field can have `text` as its text: it is not empty and not the JSON
+/// text of a number, boolean, array or object ([`crate::record::value_text`]).
+fn only_string_text(text: &str) -> bool {
+    !text.is_empty()
+        && !serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| !v.is_string())
 }
 
 impl std::str::FromStr for Query {

@@ -15,7 +15,7 @@ use offgrid::query::{Query, QueryContext};
 use offgrid::record::{value_text, Record};
 use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::auth::{scope, CurrentUser, USER_TABLE};
 use crate::config_keys;
@@ -237,30 +237,44 @@ impl Reader {
         }
     }
 
-    /// Calls `each` with every record of `table` the user may read, in `sys_id` order, as the
-    /// table is read: a list holds only what it keeps, never the whole table.
+    /// The fields of a `table` record [`Reader::may_read`] looks at, when it looks at the
+    /// record alone; `None` when it reads other records too (a journal entry's or an
+    /// attachment's parent).
+    pub fn fields_read(&self, table: &str) -> Option<BTreeSet<String>> {
+        if parent_of(table).is_some() && !matches!(self, Self::Everything) {
+            return None;
+        }
+        Some(match self {
+            Self::Scoped { scopes, .. } => scopes.get(table).map(Query::fields).unwrap_or_default(),
+            _ => BTreeSet::new(),
+        })
+    }
+
+    /// Calls `each` with every record of `table` the user may read and that may meet
+    /// `narrowing` ([`Tx::scan_narrowed`], records of only `fields` when given), in `sys_id`
+    /// order, as the table is read: a list holds only what it keeps, never the whole table.
     pub fn scan(
         &self,
         tx: &dyn Tx,
         table: &str,
+        narrowing: &[(String, Vec<String>)],
+        fields: Option<&BTreeSet<String>>,
         mut each: impl FnMut(Record),
     ) -> Result<(), ApiError> {
         let mut failure = None;
-        tx.scan(
-            table,
-            -1,
-            &mut |record| match self.may_read(tx, table, &record) {
-                Ok(true) => {
-                    each(record);
-                    true
-                }
-                Ok(false) => true,
-                Err(e) => {
-                    failure = Some(e);
-                    false
-                }
-            },
-        )?;
+        tx.scan_narrowed(table, narrowing, fields, &mut |record| match self
+            .may_read(tx, table, &record)
+        {
+            Ok(true) => {
+                each(record);
+                true
+            }
+            Ok(false) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        })?;
         failure.map_or(Ok(()), Err)
     }
 }

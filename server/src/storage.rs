@@ -14,6 +14,7 @@ use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
 use offgrid::sync::{Ledger, SyncResult};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 
 /// A database failure.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -101,6 +102,19 @@ pub trait Tx {
         &self,
         table: &str,
         since: i64,
+        each: &mut dyn FnMut(Record) -> bool,
+    ) -> Result<(), StorageError>;
+    /// Calls `each` for every record of a table that may meet `narrowing` (the core's
+    /// [`offgrid::query::Query::narrowing`]: each `(field, texts)` holds for a match), in
+    /// `sys_id` order, until it returns `false`. Only narrows: the caller's evaluator still
+    /// judges every record it is given, and an empty `narrowing` gives every record. With
+    /// `fields`, each record holds only those of its fields (with their JSON values as
+    /// stored), which is all a query over them reads.
+    fn scan_narrowed(
+        &self,
+        table: &str,
+        narrowing: &[(String, Vec<String>)],
+        fields: Option<&BTreeSet<String>>,
         each: &mut dyn FnMut(Record) -> bool,
     ) -> Result<(), StorageError>;
     /// Calls `each` with the `sys_id` of every record of a table deleted after `since`.

@@ -8,6 +8,7 @@ use crate::query::{Query, QueryContext};
 use crate::record::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The tables the Table API knows.
 pub const TABLES: [&str; 6] = [
@@ -118,6 +119,16 @@ pub struct Pager<'a> {
 impl Pager<'_> {
     /// Considers one record.
     pub fn offer(&mut self, record: Record) {
+        self.consider(Cow::Owned(record));
+    }
+
+    /// Considers one record held elsewhere (a cache kept in memory): it is copied only when
+    /// it joins the page.
+    pub fn offer_ref(&mut self, record: &Record) {
+        self.consider(Cow::Borrowed(record));
+    }
+
+    fn consider(&mut self, record: Cow<'_, Record>) {
         let params = self.params;
         if !params.query.matches(&record, self.ctx) {
             return;
@@ -127,7 +138,7 @@ impl Pager<'_> {
         let wanted = params.offset.saturating_add(params.limit);
         if !params.query.has_order() {
             if index >= params.offset && index < wanted {
-                self.kept.push(record);
+                self.kept.push(record.into_owned());
             }
             return;
         }
@@ -137,13 +148,25 @@ impl Pager<'_> {
             .kept
             .partition_point(|k| params.query.compare(k, &record).is_le());
         if at < wanted {
-            self.kept.insert(at, record);
+            self.kept.insert(at, record.into_owned());
             self.kept.truncate(wanted);
         }
     }
 
     /// The page: the total of matches and the asked slice, projected to the asked fields.
     pub fn finish(self) -> Page {
+        match self.try_finish_with(Ok::<_, std::convert::Infallible>) {
+            Ok(page) => page,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The page, each of its records first replaced by `full` (a store that offered records
+    /// of only the fields the query reads fetches the whole ones here, for the page alone).
+    pub fn try_finish_with<E>(
+        self,
+        mut full: impl FnMut(Record) -> Result<Record, E>,
+    ) -> Result<Page, E> {
         let params = self.params;
         let skip = if params.query.has_order() {
             params.offset
@@ -155,12 +178,12 @@ impl Pager<'_> {
             .into_iter()
             .skip(skip)
             .take(params.limit)
-            .map(|r| project(r, params.fields.as_deref()))
-            .collect();
-        Page {
+            .map(|r| Ok(project(full(r)?, params.fields.as_deref())))
+            .collect::<Result<_, E>>()?;
+        Ok(Page {
             total: self.total,
             body: ListAnswer { result },
-        }
+        })
     }
 }
 
@@ -227,6 +250,24 @@ mod tests {
     fn parse(pairs: &[(&str, &str)]) -> Result<ListParams, ApiError> {
         let map: BTreeMap<&str, &str> = pairs.iter().copied().collect();
         ListParams::parse(|name| map.get(name).copied())
+    }
+
+    #[test]
+    fn records_offered_by_reference_give_the_same_page_as_owned_ones() {
+        for query in ["state=assigned^ORDERBYDESCpriority", "", "ORDERBYnumber"] {
+            let params = parse(&[
+                ("sysparm_query", query),
+                ("sysparm_limit", "2"),
+                ("sysparm_offset", "1"),
+            ])
+            .unwrap();
+            let (held, ctx) = (records(), ctx());
+            let mut pager = params.pager(&ctx);
+            for record in &held {
+                pager.offer_ref(record);
+            }
+            assert_eq!(pager.finish(), params.page(records(), &ctx), "{query}");
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl Condition {
 }
 
 impl Operand {
-    fn resolve<'a>(&'a self, ctx: &'a QueryContext) -> &'a str {
+    pub(super) fn resolve<'a>(&'a self, ctx: &'a QueryContext) -> &'a str {
         match self {
             Operand::Literal(text) => text,
             Operand::UserName => &ctx.user_name,

@@ -854,3 +854,76 @@ fn dynamic_values_resolve_per_between_bound() {
     assert!(hits(text, json!({"opened_by": "bz"})));
     assert!(!hits(text, json!({"opened_by": "a"})));
 }
+
+#[test]
+fn narrowing_takes_plain_equalities_that_only_a_string_field_meets() {
+    let narrowing = |q: &str| Query::parse(q).unwrap().narrowing(&ctx());
+    let pairs = |p: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
+        p.iter()
+            .map(|(f, t)| (f.to_string(), t.iter().map(|t| t.to_string()).collect()))
+            .collect()
+    };
+    assert_eq!(
+        narrowing("state=assigned^assigned_toINjavascript:gs.getUserID(),x^ORDERBYnumber"),
+        pairs(&[
+            ("state", &["assigned"]),
+            ("assigned_to", &[ctx().user_sys_id.as_str(), "x"])
+        ])
+    );
+    // Ones a number, boolean, null, object or a missing field could meet are left to the
+    // evaluator, as are ORs, several groups and every other operator.
+    for q in [
+        "priority=2",
+        "active=true",
+        "x=null",
+        "x={}",
+        "stateINassigned,1.5",
+        "state=",
+        "state=assigned^ORstate=accepted",
+        "state=assigned^NQstate=accepted",
+        "state!=assigned",
+        "stateLIKEassig",
+        "",
+    ] {
+        assert_eq!(narrowing(q), [], "{q}");
+    }
+}
+
+#[test]
+fn every_match_meets_the_narrowing() {
+    let records: Vec<Record> = [
+        json!({"state": "assigned", "priority": 2, "active": true, "n": "2"}),
+        json!({"state": "2", "priority": "2", "active": "true"}),
+        json!({"state": null, "priority": 2.0}),
+        json!({"state": "", "tag": "\"q\""}),
+        json!({"state": {"a": 1}, "tag": "q"}),
+        json!({"priority": [2], "state": "assigned", "n": 2}),
+    ]
+    .into_iter()
+    .map(record)
+    .collect();
+    for q in [
+        "state=assigned",
+        "state=2",
+        "priority=2",
+        "priority=2.0",
+        "active=true",
+        "stateINassigned,2,",
+        "state={\"a\":1}",
+        "tag=\"q\"",
+        "n=2^state=assigned",
+        "state=assigned^priority=2^ORpriority=[2]",
+    ] {
+        let query = Query::parse(q).unwrap();
+        let narrowing = query.narrowing(&ctx());
+        for r in records.iter().filter(|r| query.matches(r, &ctx())) {
+            for (field, texts) in &narrowing {
+                let text = r.get(field).and_then(Value::as_str);
+                assert!(
+                    text.is_some_and(|t| texts.iter().any(|x| x == t)),
+                    "{q}: {r:?} matches but not the narrowing on {field}"
+                );
+            }
+        }
+    }
+}

@@ -29,6 +29,9 @@
 //! **Queries.** The store hands back a table's records; the core's query evaluator filters and
 //! sorts them, so offline answers match the instance's. The state and assignee indexes are
 //! there for narrowing the scan where a query names those fields.
+//!
+//! **Memory.** A connection keeps the tables and the outbox it decoded, and uses them only while
+//! the revision token every write stores beside them is unchanged (`memo.rs`).
 
 mod cache;
 mod codec;
@@ -36,6 +39,7 @@ mod error;
 mod files;
 mod kv;
 mod lease;
+mod memo;
 mod outbox;
 mod schema;
 mod writes;
@@ -43,6 +47,7 @@ mod writes;
 pub use cache::{CacheMeta, Staging};
 pub use error::DbError;
 pub use files::{blob_bytes, blob_from_bytes};
+pub use memo::CachedTable;
 pub use outbox::{LocalChanges, RemoveError};
 pub use schema::SCHEMA_VERSION;
 
@@ -67,6 +72,8 @@ pub struct LocalDb {
     _on_versionchange: Closure<dyn FnMut()>,
     /// How files are stored, once the engine has been asked ([`files`]).
     file_form: Cell<Option<files::FileForm>>,
+    /// Decoded records and outbox entries this connection read ([`memo`]).
+    memo: memo::Memo,
 }
 
 impl LocalDb {
@@ -102,6 +109,7 @@ impl LocalDb {
             db,
             _on_versionchange: on_versionchange,
             file_form: Cell::new(None),
+            memo: memo::Memo::default(),
         })
     }
 

@@ -134,6 +134,11 @@ impl Session {
     async fn outbox(&self) -> Result<Outbox, RuntimeError> {
         Ok(Outbox::from_entries(self.db.outbox_entries().await?))
     }
+
+    /// The outbox's counts, without copying its entries.
+    async fn counts(&self) -> Result<Counts, RuntimeError> {
+        Ok(Counts::of(&self.db.outbox_kept().await?))
+    }
 }
 
 /// The service-worker runtime. See the module docs.
@@ -418,7 +423,7 @@ impl Runtime {
             Some(_) => session.db.count_records().await?,
             None => 0,
         };
-        let counts = session.outbox().await?.counts();
+        let counts = session.counts().await?;
         let schedule = session.schedule();
         let offline_mode = session.offline_mode.get();
         let warnings = self
@@ -454,9 +459,9 @@ impl Runtime {
     }
 
     async fn post_outbox_changed(&self, session: &Session) {
-        if let Some(outbox) = self.faults.check("status", session.outbox().await) {
+        if let Some(counts) = self.faults.check("status", session.counts().await) {
             self.events.send(Event::OutboxChanged {
-                counts: json!(outbox.counts()),
+                counts: json!(counts),
             });
         }
     }

@@ -3,7 +3,7 @@
 
 use offgrid::outbox::{Base, Entry, EntryError, EntryState, OutboxError, TransitionError};
 use offgrid::record::{new_sys_id, new_uuid, Record, Timestamp};
-use offgrid::web::idb::{CacheMeta, DbError, LocalChanges, LocalDb, RemoveError};
+use offgrid::web::idb::{CacheMeta, DbError, LocalChanges, LocalDb, RemoveError, SCHEMA_VERSION};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -576,7 +576,7 @@ async fn meta_values_round_trip_and_the_stores_own_keys_are_refused() {
     // A value of the wrong shape is an error, not a panic.
     let err = db.get_meta::<Vec<i64>>("settings").await.unwrap_err();
     assert!(matches!(err, DbError::Decode { .. }), "{err}");
-    for key in ["area", "cache", "lease"] {
+    for key in ["area", "cache", "lease", "records_rev", "outbox_rev"] {
         let err = db.put_meta(key, &1).await.unwrap_err();
         assert!(matches!(err, DbError::Invalid { .. }), "{key}: {err}");
     }
@@ -737,9 +737,180 @@ async fn deleting_the_database_wipes_it_even_while_a_connection_is_open() {
     finish(name, reopened).await;
 }
 
+/// Asserts that what `db` answers (from memory once warm) is what is stored, as a connection
+/// that never read anything before sees it.
+async fn answers_as_stored(name: &str, db: &LocalDb, step: &str) {
+    let cold = LocalDb::open(name).await.unwrap();
+    for table in ["wm_task", "incident"] {
+        assert_eq!(
+            db.table_records(table).await.unwrap(),
+            cold.table_records(table).await.unwrap(),
+            "{table} after {step}"
+        );
+    }
+    assert_eq!(
+        db.outbox_entries().await.unwrap(),
+        cold.outbox_entries().await.unwrap(),
+        "outbox after {step}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_warm_connection_answers_as_stored_after_every_kind_of_its_own_writes() {
+    let (name, db) = fresh().await;
+    db.put_records("wm_task", &[task(1, "assigned"), task(2, "assigned")])
+        .await
+        .unwrap();
+    db.put_records("incident", &[task(9, "new")]).await.unwrap();
+    // Warm: both tables and the outbox are read, so kept in memory from here on.
+    answers_as_stored(&name, &db, "the first read").await;
+    assert_eq!(db.table_records("wm_task").await.unwrap().len(), 2);
+
+    db.put_records("wm_task", &[task(1, "accepted"), task(3, "new")])
+        .await
+        .unwrap();
+    answers_as_stored(&name, &db, "put_records").await;
+    db.delete_record("wm_task", &sys_id(2)).await.unwrap();
+    answers_as_stored(&name, &db, "delete_record").await;
+
+    let first = entry(1, &sys_id(1));
+    db.commit_local_action(LocalChanges {
+        puts: vec![
+            ("wm_task".into(), task(1, "work_in_progress")),
+            ("incident".into(), task(10, "new")),
+        ],
+        deletes: vec![("wm_task".into(), sys_id(3))],
+        shadows: vec![("wm_task".into(), task(1, "accepted"))],
+        blobs: vec![],
+        entry: first.clone(),
+    })
+    .await
+    .unwrap();
+    answers_as_stored(&name, &db, "commit_local_action").await;
+    assert_eq!(db.outbox_entries().await.unwrap(), vec![first.clone()]);
+
+    // A refused action changes nothing, in memory either.
+    let clash = entry(1, &sys_id(4));
+    db.commit_local_action(LocalChanges {
+        puts: vec![("wm_task".into(), task(4, "accepted"))],
+        deletes: vec![("wm_task".into(), sys_id(1))],
+        shadows: vec![],
+        blobs: vec![],
+        entry: clash,
+    })
+    .await
+    .unwrap_err();
+    answers_as_stored(&name, &db, "a refused commit_local_action").await;
+
+    let (second, third) = (entry_in(2, 1, EntryState::Blocked), entry(3, &sys_id(9)));
+    db.save_outbox(&[second.clone(), third.clone()], &[])
+        .await
+        .unwrap();
+    let changed = Entry {
+        state: EntryState::Pending,
+        ..first.clone()
+    };
+    db.save_outbox(
+        std::slice::from_ref(&changed),
+        std::slice::from_ref(&third.id),
+    )
+    .await
+    .unwrap();
+    answers_as_stored(&name, &db, "save_outbox").await;
+    assert_eq!(
+        db.outbox_entries().await.unwrap(),
+        vec![changed, second.clone()]
+    );
+
+    let settled = Entry {
+        state: EntryState::Pending,
+        ..second
+    };
+    db.remove_entry(&first.id, std::slice::from_ref(&settled), 0.0)
+        .await
+        .unwrap();
+    answers_as_stored(&name, &db, "remove_entry").await;
+    assert_eq!(db.outbox_entries().await.unwrap(), vec![settled]);
+
+    // A sync's records, in one write that also forgets a settled record's shadow.
+    assert!(db.shadow("wm_task", &sys_id(1)).await.unwrap().is_some());
+    db.write_records(
+        &[
+            ("wm_task".into(), task(1, "closed_complete")),
+            ("incident".into(), task(11, "new")),
+        ],
+        &[("incident".into(), sys_id(9))],
+        &[("wm_task".into(), sys_id(1))],
+    )
+    .await
+    .unwrap();
+    answers_as_stored(&name, &db, "write_records").await;
+    assert_eq!(
+        db.table_records("incident").await.unwrap(),
+        vec![task(10, "new"), task(11, "new")]
+    );
+    assert_eq!(db.shadow("wm_task", &sys_id(1)).await.unwrap(), None);
+
+    let staging = db.begin_staging().await.unwrap();
+    staging.put_batch(&tasks(20..23, "accepted")).await.unwrap();
+    // Staging touches only the area nobody reads.
+    answers_as_stored(&name, &db, "staging").await;
+    db.swap_in(staging, &meta(3)).await.unwrap();
+    answers_as_stored(&name, &db, "swap_in").await;
+    assert_eq!(db.table_records("wm_task").await.unwrap().len(), 3);
+
+    db.clear_cache().await.unwrap();
+    answers_as_stored(&name, &db, "clear_cache").await;
+    assert!(db.table_records("wm_task").await.unwrap().is_empty());
+    finish(name, db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_warm_connection_sees_the_writes_of_another_connection() {
+    let (name, db) = fresh().await;
+    db.put_records("wm_task", &[task(1, "assigned")])
+        .await
+        .unwrap();
+    let first = entry(1, &sys_id(1));
+    db.save_outbox(std::slice::from_ref(&first), &[])
+        .await
+        .unwrap();
+    answers_as_stored(&name, &db, "the first read").await;
+
+    let other = LocalDb::open(&name).await.unwrap();
+    other
+        .put_records("wm_task", &[task(1, "accepted"), task(2, "new")])
+        .await
+        .unwrap();
+    let second = entry(2, &sys_id(2));
+    other
+        .save_outbox(
+            std::slice::from_ref(&second),
+            std::slice::from_ref(&first.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        db.table_records("wm_task").await.unwrap(),
+        vec![task(1, "accepted"), task(2, "new")]
+    );
+    assert_eq!(db.outbox_entries().await.unwrap(), vec![second]);
+
+    // Its own write after another's: what it kept is not patched but read again.
+    other.delete_record("wm_task", &sys_id(2)).await.unwrap();
+    db.put_records("wm_task", &[task(3, "new")]).await.unwrap();
+    assert_eq!(
+        db.table_records("wm_task").await.unwrap(),
+        vec![task(1, "accepted"), task(3, "new")]
+    );
+    drop(other);
+    finish(name, db).await;
+}
+
 #[wasm_bindgen_test]
 async fn an_upgrade_keeps_the_stored_data_and_an_older_build_is_refused() {
     let name = format!("offgrid:test-{}", new_sys_id());
+    let newer = SCHEMA_VERSION + 1;
     let v1 = LocalDb::open_at_version(&name, 1).await.unwrap();
     let e = entry(1, &sys_id(1));
     v1.put_records("wm_task", &[task(1, "assigned")])
@@ -748,14 +919,14 @@ async fn an_upgrade_keeps_the_stored_data_and_an_older_build_is_refused() {
     v1.save_outbox(std::slice::from_ref(&e), &[]).await.unwrap();
     drop(v1);
 
-    let v2 = LocalDb::open_at_version(&name, 2).await.unwrap();
-    assert_eq!(v2.version(), 2.0);
+    let upgraded = LocalDb::open_at_version(&name, newer).await.unwrap();
+    assert_eq!(upgraded.version(), f64::from(newer));
     assert_eq!(
-        v2.get_record("wm_task", &sys_id(1)).await.unwrap(),
+        upgraded.get_record("wm_task", &sys_id(1)).await.unwrap(),
         Some(task(1, "assigned"))
     );
-    assert_eq!(v2.outbox_entries().await.unwrap(), vec![e]);
-    drop(v2);
+    assert_eq!(upgraded.outbox_entries().await.unwrap(), vec![e]);
+    drop(upgraded);
 
     // This build's schema is older than the stored one: refused, with the browser's reason,
     // and the data is left alone.
@@ -764,7 +935,7 @@ async fn an_upgrade_keeps_the_stored_data_and_an_older_build_is_refused() {
         Err(e) => e,
     };
     assert!(err.to_string().contains("VersionError"), "{err}");
-    let again = LocalDb::open_at_version(&name, 2).await.unwrap();
+    let again = LocalDb::open_at_version(&name, newer).await.unwrap();
     assert_eq!(again.count_records().await.unwrap(), 1);
     finish(name, again).await;
 }

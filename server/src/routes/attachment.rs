@@ -106,11 +106,17 @@ pub async fn list(
         .blocking(move |s| {
             s.read(|tx| {
                 let mut matches = Vec::new();
-                Reader::of(tx, &user)?.scan(tx, ATTACHMENT_TABLE, |record| {
-                    if query.matches(&record, &ctx) {
-                        matches.push(record);
-                    }
-                })?;
+                Reader::of(tx, &user)?.scan(
+                    tx,
+                    ATTACHMENT_TABLE,
+                    &query.narrowing(&ctx),
+                    None,
+                    |record| {
+                        if query.matches(&record, &ctx) {
+                            matches.push(record);
+                        }
+                    },
+                )?;
                 query.sort(&mut matches);
                 Ok::<_, ApiError>(matches)
             })

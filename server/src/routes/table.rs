@@ -35,9 +35,28 @@ pub async fn list(
     let page = state
         .blocking(move |s| {
             s.read(|tx| {
+                // SQL narrows by the query's plain equalities; the core judges what is left,
+                // over only the fields it reads (the query's and the read rule's); the page's
+                // records are then read whole.
+                let reader = Reader::of(tx, &user)?;
+                let narrowing = list.query.narrowing(&ctx);
+                let fields = reader.fields_read(&table).map(|mut fields| {
+                    fields.extend(list.query.fields());
+                    fields.insert("sys_id".to_string());
+                    fields
+                });
                 let mut pager = list.pager(&ctx);
-                Reader::of(tx, &user)?.scan(tx, &table, |record| pager.offer(record))?;
-                Ok::<_, ApiError>(pager.finish())
+                reader.scan(tx, &table, &narrowing, fields.as_ref(), |record| {
+                    pager.offer(record)
+                })?;
+                let whole = |light: Record| match &fields {
+                    None => Ok(light),
+                    Some(_) => {
+                        let sys_id = light.sys_id().unwrap_or_default();
+                        existing(tx, &table, sys_id)
+                    }
+                };
+                pager.try_finish_with(whole)
             })
         })
         .await?;

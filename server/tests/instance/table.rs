@@ -149,6 +149,8 @@ async fn list_queries_answer_what_the_core_evaluator_answers() {
         "assigned_to=javascript:gs.getUserName()^state!=closed_complete^ORDERBYwindow_start",
         "locationSTARTSWITHunit^NQpriority<=2^ORDERBYpriority^ORDERBYnumber",
         "work_startISEMPTY^assigned_toISNOTEMPTY",
+        "state=assigned^assigned_to=javascript:gs.getUserID()^ORDERBYnumber",
+        "stateINassigned,accepted^priority=2^ORDERBYDESCnumber",
     ] {
         let query = Query::parse(text_query).unwrap();
         let expected: Vec<String> = query
@@ -158,6 +160,69 @@ async fn list_queries_answer_what_the_core_evaluator_answers() {
             .collect();
         let got = ids(&beth.list("wm_task", text_query).await);
         assert_eq!(got, expected, "{text_query}");
+    }
+}
+
+#[tokio::test]
+async fn lists_narrowed_by_sql_answer_what_the_evaluator_answers_over_every_record() {
+    let instance = Instance::start().await;
+    let admin = instance.login("admin").await;
+    // Values of every kind in the indexed `assigned_to` and an unindexed field, some of which
+    // only the evaluator can tell from a string (`2` the number, `"2"` the text).
+    for (assigned_to, category) in [
+        (json!("beth.anglin"), json!("network")),
+        (json!("2"), json!(2)),
+        (json!(2), json!("2")),
+        (json!(true), json!("true")),
+        (json!(null), json!(null)),
+        (json!(""), json!("network")),
+        (json!("abel.tuter"), json!("ünïcode ✓")),
+    ] {
+        admin
+            .insert(
+                "incident",
+                json!({"state": "new", "assigned_to": assigned_to, "category": category}),
+            )
+            .await;
+    }
+    admin
+        .insert(
+            "incident",
+            json!({"state": "in_progress", "category": "network"}),
+        )
+        .await;
+    let ctx = QueryContext::default();
+    let all: Vec<Record> = admin
+        .list("incident", "")
+        .await
+        .into_iter()
+        .map(|v| Record::from_value(v).unwrap())
+        .collect();
+    for text_query in [
+        "state=new",
+        "stateINnew,in_progress^ORDERBYDESCnumber",
+        "assigned_to=beth.anglin",
+        "assigned_to=2",
+        "assigned_to=true",
+        "assigned_to=",
+        "assigned_toINbeth.anglin,abel.tuter^state=new^ORDERBYnumber",
+        "category=network^state=in_progress",
+        "category=2",
+        "category=ünïcode ✓",
+        "assigned_toINbeth.anglin,2^categoryINnetwork,2",
+        "assigned_to=beth.anglin^ORassigned_to=2",
+    ] {
+        let query = Query::parse(text_query).unwrap();
+        let expected: Vec<String> = query
+            .select(all.clone(), &ctx)
+            .into_iter()
+            .map(|r| r.sys_id().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            ids(&admin.list("incident", text_query).await),
+            expected,
+            "{text_query}"
+        );
     }
 }
 

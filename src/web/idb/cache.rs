@@ -14,7 +14,8 @@
 
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
-use super::schema::{AREA_0, AREA_1, BY_TABLE, META};
+use super::memo::{bump, stored_rev, CachedTable, RECORDS_REV};
+use super::schema::{AREA_0, AREA_1, BY_TABLE, META, SHADOW};
 use super::writes::Writes;
 use super::LocalDb;
 use crate::record::{Record, Timestamp};
@@ -22,6 +23,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 /// The `meta` key naming the live record area.
@@ -97,11 +99,22 @@ impl LocalDb {
         found.map(|js| read_record(OP, js)).transpose()
     }
 
-    /// Every cached record of a table (in `sys_id` order), in one `getAll` on the `table`
-    /// index.
+    /// Every cached record of a table (in `sys_id` order).
     pub async fn table_records(&self, table: &str) -> Result<Vec<Record>, DbError> {
+        Ok(self.cached_table(table).await?.values().cloned().collect())
+    }
+
+    /// A table's cached records by `sys_id`: kept in memory once read ([`super::memo`]), so
+    /// a warm connection reads one token instead of the table; else one `getAll` on the
+    /// `table` index.
+    pub async fn cached_table(&self, table: &str) -> Result<Rc<CachedTable>, DbError> {
         const OP: &str = "read a table's cached records";
         let tx = self.read(&AREA_STORES, OP)?;
+        let meta = tx.object_store(META).op(OP)?;
+        let rev = stored_rev(&meta, RECORDS_REV, OP).await?;
+        if let Some(kept) = self.memo.table(&rev, table) {
+            return Ok(kept);
+        }
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
         let index = store.index(BY_TABLE).op(OP)?;
@@ -112,9 +125,17 @@ impl LocalDb {
             .op(OP)?
             .await
             .op(OP)?;
-        found
-            .map(|js| read_record(OP, js.op(OP)?))
-            .collect::<Result<Vec<_>, _>>()
+        let mut records = CachedTable::new();
+        for js in found {
+            let record = read_record(OP, js.op(OP)?)?;
+            // Stored records always have one: `stored_record` refuses the others.
+            if let Some(sys_id) = record.sys_id() {
+                records.insert(sys_id.to_string(), record);
+            }
+        }
+        let records = Rc::new(records);
+        self.memo.keep_table(rev, table, records.clone());
+        Ok(records)
     }
 
     /// The `sys_id`s of a table's cached records, from the `table` index's keys alone: no
@@ -149,30 +170,79 @@ impl LocalDb {
 
     /// Puts records of one table into the live area, in one transaction.
     pub async fn put_records(&self, table: &str, records: &[Record]) -> Result<(), DbError> {
-        const OP: &str = "save records to the offline cache";
-        let values = records
-            .iter()
-            .map(|r| stored_record(OP, table, r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let tx = self.write(&AREA_STORES, OP)?;
-        let area = live_area(&tx, OP).await?;
-        let store = tx.object_store(area.store()).op(OP)?;
-        let mut writes = Writes::new();
-        for value in values {
-            writes.push(store.put(value).primitive().op(OP)?);
-        }
-        writes.commit(tx, OP).await
+        let puts = records.iter().map(|r| (table, r));
+        self.write_live("save records to the offline cache", puts, [], &[])
+            .await
     }
 
     /// Deletes a record from the live area (nothing happens when it is not cached).
     pub async fn delete_record(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
-        const OP: &str = "delete a record from the offline cache";
-        let tx = self.write(&AREA_STORES, OP)?;
-        let area = live_area(&tx, OP).await?;
-        let store = tx.object_store(area.store()).op(OP)?;
+        let deletes = [(table, sys_id)];
+        self.write_live("delete a record from the offline cache", [], deletes, &[])
+            .await
+    }
+
+    /// Puts and deletes records of any tables in the live area and forgets the shadows of
+    /// `settled` records (their last entries applied), in one transaction: a sync stores what
+    /// it brought back at once. Strict when shadows go, since they guard the user's changes.
+    pub async fn write_records(
+        &self,
+        puts: &[(String, Record)],
+        deletes: &[(String, String)],
+        settled: &[(String, String)],
+    ) -> Result<(), DbError> {
+        self.write_live(
+            "save synced records to the offline cache",
+            puts.iter().map(|(table, r)| (table.as_str(), r)),
+            deletes
+                .iter()
+                .map(|(table, id)| (table.as_str(), id.as_str())),
+            settled,
+        )
+        .await
+    }
+
+    async fn write_live<'a>(
+        &self,
+        op: &'static str,
+        puts: impl IntoIterator<Item = (&'a str, &'a Record)> + Clone,
+        deletes: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+        settled: &[(String, String)],
+    ) -> Result<(), DbError> {
+        let values = puts
+            .clone()
+            .into_iter()
+            .map(|(table, r)| stored_record(op, table, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stores = [META, AREA_0, AREA_1, SHADOW];
+        let tx = if settled.is_empty() {
+            self.write(&stores, op)?
+        } else {
+            self.write_strict(&stores, op)?
+        };
+        let area = live_area(&tx, op).await?;
+        let store = tx.object_store(area.store()).op(op)?;
         let mut writes = Writes::new();
-        writes.push(store.delete(record_key(table, sys_id)).primitive().op(OP)?);
-        writes.commit(tx, OP).await
+        // The token first: its read is answered before any refusal below could abort.
+        let bumped = bump(&tx.object_store(META).op(op)?, RECORDS_REV, &mut writes, op).await?;
+        for value in values {
+            writes.push(store.put(value).primitive().op(op)?);
+        }
+        for (table, sys_id) in deletes.clone() {
+            writes.push(store.delete(record_key(table, sys_id)).primitive().op(op)?);
+        }
+        let shadows = tx.object_store(SHADOW).op(op)?;
+        for (table, sys_id) in settled {
+            writes.push(
+                shadows
+                    .delete(record_key(table, sys_id))
+                    .primitive()
+                    .op(op)?,
+            );
+        }
+        writes.commit(tx, op).await?;
+        self.memo.records_written(&bumped, puts, deletes);
+        Ok(())
     }
 
     /// How many records the live area holds, over all tables.
@@ -191,16 +261,14 @@ impl LocalDb {
         const OP: &str = "delete the offline cache";
         let tx = self.write(&AREA_STORES, OP)?;
         let mut writes = Writes::new();
+        let meta = tx.object_store(META).op(OP)?;
+        bump(&meta, RECORDS_REV, &mut writes, OP).await?;
         writes.push(tx.object_store(AREA_0).op(OP)?.clear().op(OP)?);
         writes.push(tx.object_store(AREA_1).op(OP)?.clear().op(OP)?);
-        writes.push(
-            tx.object_store(META)
-                .op(OP)?
-                .delete(CACHE_KEY)
-                .primitive()
-                .op(OP)?,
-        );
-        writes.commit(tx, OP).await
+        writes.push(meta.delete(CACHE_KEY).primitive().op(OP)?);
+        writes.commit(tx, OP).await?;
+        self.memo.forget_records();
+        Ok(())
     }
 
     /// The live cache's metadata, `None` when no download was swapped in (or the cache was
@@ -270,6 +338,7 @@ impl LocalDb {
         }
         let store = tx.object_store(META).op(OP)?;
         let mut writes = Writes::new();
+        bump(&store, RECORDS_REV, &mut writes, OP).await?;
         writes.push(
             store
                 .put(staging.area.store())
@@ -285,6 +354,7 @@ impl LocalDb {
                 .op(OP)?,
         );
         writes.commit(tx, OP).await?;
+        self.memo.forget_records();
 
         const CLEAR_OP: &str = "empty the previous cache";
         let tx = self.write(&[live.store()], CLEAR_OP)?;

@@ -5,6 +5,7 @@ use super::codec::{from_js, to_js};
 use super::error::{DbError, OrDbError};
 use super::files::{read_file, stored_file};
 use super::lease::LEASE_KEY;
+use super::memo::{OUTBOX_REV, RECORDS_REV};
 use super::schema::{BLOBS, DRAFTS, META};
 use super::writes::Writes;
 use super::LocalDb;
@@ -17,7 +18,7 @@ use web_sys::Blob;
 
 /// `meta` keys the store manages itself; [`LocalDb::put_meta`] and friends refuse them, so a
 /// caller cannot break the cache swap or the sync lease by accident.
-const RESERVED: [&str; 3] = [AREA_KEY, CACHE_KEY, LEASE_KEY];
+const RESERVED: [&str; 5] = [AREA_KEY, CACHE_KEY, LEASE_KEY, RECORDS_REV, OUTBOX_REV];
 
 fn check_meta_key(op: &'static str, key: &str) -> Result<(), DbError> {
     if RESERVED.contains(&key) {

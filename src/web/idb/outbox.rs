@@ -5,6 +5,7 @@ use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
 use super::files::stored_file;
 use super::lease::lease_held;
+use super::memo::{bump, stored_rev, OUTBOX_REV, RECORDS_REV};
 use super::schema::{AREA_0, AREA_1, BLOBS, BY_SEQ, META, OUTBOX, SHADOW};
 use super::writes::Writes;
 use super::LocalDb;
@@ -13,6 +14,7 @@ use crate::record::Record;
 use crate::store::FileInput;
 use indexed_db_futures::prelude::*;
 use std::collections::HashSet;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use web_sys::Blob;
 
@@ -51,8 +53,18 @@ pub enum RemoveError {
 impl LocalDb {
     /// Every outbox entry, in `seq` order.
     pub async fn outbox_entries(&self) -> Result<Vec<Entry>, DbError> {
+        Ok(self.outbox_kept().await?.to_vec())
+    }
+
+    /// The outbox in `seq` order, shared: kept in memory once read ([`super::memo`]), so a
+    /// warm connection reads one token instead of every entry.
+    pub async fn outbox_kept(&self) -> Result<Rc<Vec<Entry>>, DbError> {
         const OP: &str = "read the outbox";
-        let tx = self.read(&[OUTBOX], OP)?;
+        let tx = self.read(&[META, OUTBOX], OP)?;
+        let rev = stored_rev(&tx.object_store(META).op(OP)?, OUTBOX_REV, OP).await?;
+        if let Some(kept) = self.memo.outbox(&rev) {
+            return Ok(kept);
+        }
         let store = tx.object_store(OUTBOX).op(OP)?;
         let found = store
             .index(BY_SEQ)
@@ -62,9 +74,13 @@ impl LocalDb {
             .op(OP)?
             .await
             .op(OP)?;
-        found
-            .map(|js| from_js(OP, js.op(OP)?))
-            .collect::<Result<Vec<_>, _>>()
+        let entries = Rc::new(
+            found
+                .map(|js| from_js(OP, js.op(OP)?))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+        self.memo.keep_outbox(rev, entries.clone());
+        Ok(entries)
     }
 
     /// Writes changed entries and removes entries by id, in one strict transaction.
@@ -74,16 +90,20 @@ impl LocalDb {
             .iter()
             .map(|e| to_js(OP, e))
             .collect::<Result<Vec<_>, _>>()?;
-        let tx = self.write_strict(&[OUTBOX], OP)?;
+        let tx = self.write_strict(&[META, OUTBOX], OP)?;
         let store = tx.object_store(OUTBOX).op(OP)?;
         let mut writes = Writes::new();
+        let bumped = bump(&tx.object_store(META).op(OP)?, OUTBOX_REV, &mut writes, OP).await?;
         for id in removed {
             writes.push(store.delete(id.as_str()).primitive().op(OP)?);
         }
         for value in values {
             writes.push(store.put(value).primitive().op(OP)?);
         }
-        writes.commit(tx, OP).await
+        writes.commit(tx, OP).await?;
+        self.memo
+            .outbox_written(&bumped, changed, removed.iter().map(String::as_str));
+        Ok(())
     }
 
     /// Removes entry `id` and writes `settled` (the other entries of its record, unblocked
@@ -129,11 +149,13 @@ impl LocalDb {
             EntryState::Failed | EntryState::Blocked => {}
         }
         let mut writes = Writes::new();
+        let bumped = bump(&tx.object_store(META).op(OP)?, OUTBOX_REV, &mut writes, OP).await?;
         writes.push(store.delete(id).primitive().op(OP)?);
         for value in values {
             writes.push(store.put(value).primitive().op(OP)?);
         }
         writes.commit(tx, OP).await?;
+        self.memo.outbox_written(&bumped, settled, [id]);
         Ok(())
     }
 
@@ -188,6 +210,9 @@ impl LocalDb {
         let outbox = tx.object_store(OUTBOX).op(OP)?;
         let blobs = tx.object_store(BLOBS).op(OP)?;
         let mut writes = Writes::new();
+        let meta = tx.object_store(META).op(OP)?;
+        let records_bumped = bump(&meta, RECORDS_REV, &mut writes, OP).await?;
+        let outbox_bumped = bump(&meta, OUTBOX_REV, &mut writes, OP).await?;
         for ((_, value), absent) in shadows.into_iter().zip(absent) {
             if absent {
                 writes.push(shadow_store.put(value).primitive().op(OP)?);
@@ -209,7 +234,18 @@ impl LocalDb {
             writes.push(blobs.put(file).with_key(hash).primitive().op(OP)?);
         }
         writes.push(outbox.add(entry).primitive().op(OP)?);
-        writes.commit(tx, OP).await
+        writes.commit(tx, OP).await?;
+        self.memo.records_written(
+            &records_bumped,
+            changes.puts.iter().map(|(t, r)| (t.as_str(), r)),
+            changes
+                .deletes
+                .iter()
+                .map(|(t, id)| (t.as_str(), id.as_str())),
+        );
+        self.memo
+            .outbox_written(&outbox_bumped, [&changes.entry], []);
+        Ok(())
     }
 
     /// Deletes the stored files no outbox entry refers to any more (their entries were applied

@@ -9,11 +9,12 @@ use super::{Event, Runtime, RuntimeError, Session};
 use crate::api::action::{ActionAnswer, Invocation};
 use crate::api::ApiError;
 use crate::local::{self, Actor};
-use crate::outbox::{Base, Entry};
+use crate::outbox::{Base, Entry, Outbox};
 use crate::record::{new_uuid, Record};
 use crate::web::idb::{LocalChanges, RemoveError};
 use crate::web::transport::encode_component;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 impl Runtime {
     /// Runs action `name` on the device and queues it: the offline and both steps against
@@ -31,7 +32,9 @@ impl Runtime {
         let (table, sys_id) = (invocation.table.clone(), invocation.sys_id.clone());
         let _turn = self.outbox_turn.turn().await;
         let cached = session.db.get_record(&table, &sys_id).await?;
-        let mut outbox = session.outbox().await?;
+        // Only what enqueueing looks at is copied, so an action costs the same however many
+        // entries wait.
+        let mut outbox = Outbox::for_record(&session.db.outbox_kept().await?, &table, &sys_id);
         let actor = Actor {
             user: session.ctx(),
             roles: session.user.role_names(),
@@ -244,18 +247,63 @@ impl Runtime {
         entries: &[Entry],
     ) -> Result<(), RuntimeError> {
         let Some(base) = base else { return Ok(()) };
-        let view = local::replay(&session.actions, &session.ctx(), table, Some(base), entries);
-        match view.record(table, sys_id) {
-            Some(record) => session.db.put_records(table, &[record]).await?,
-            None => session.db.delete_record(table, sys_id).await?,
+        let mut views = Views::default();
+        views.add(session, table, sys_id, base, entries);
+        self.store_views(session, views, &[]).await
+    }
+
+    /// Stores local views in one transaction, forgetting the shadows of `settled` records in
+    /// it too, then tells pages which records changed.
+    pub(super) async fn store_views(
+        &self,
+        session: &Session,
+        views: Views,
+        settled: &[(String, String)],
+    ) -> Result<(), RuntimeError> {
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+        for ((table, sys_id), record) in views.writes {
+            match record {
+                Some(record) => puts.push((table, record)),
+                None => deletes.push((table, sys_id)),
+            }
         }
-        for (other_table, record) in view.others(table, sys_id) {
-            session.db.put_records(&other_table, &[record]).await?;
+        session.db.write_records(&puts, &deletes, settled).await?;
+        for (table, sys_id) in views.changed {
+            self.events.send(Event::RecordChanged { table, sys_id });
         }
-        self.events.send(Event::RecordChanged {
-            table: table.to_string(),
-            sys_id: sys_id.to_string(),
-        });
         Ok(())
+    }
+}
+
+/// Local views of records to store together: the last write of each record wins, as if they
+/// were stored one by one.
+#[derive(Default)]
+pub(super) struct Views {
+    /// `(table, sys_id)`: the record to put, or `None` to delete it.
+    writes: BTreeMap<(String, String), Option<Record>>,
+    /// The records whose views these are, in the order they were added.
+    changed: Vec<(String, String)>,
+}
+
+impl Views {
+    /// Adds the local view of a record: `base` with `entries` replayed over it, and the
+    /// records those entries create.
+    pub(super) fn add(
+        &mut self,
+        session: &Session,
+        table: &str,
+        sys_id: &str,
+        base: &Record,
+        entries: &[Entry],
+    ) {
+        let view = local::replay(&session.actions, &session.ctx(), table, Some(base), entries);
+        let key = (table.to_string(), sys_id.to_string());
+        self.writes.insert(key.clone(), view.record(table, sys_id));
+        for (other_table, record) in view.others(table, sys_id) {
+            if let Some(id) = record.sys_id().map(str::to_string) {
+                self.writes.insert((other_table, id), Some(record));
+            }
+        }
+        self.changed.push(key);
     }
 }

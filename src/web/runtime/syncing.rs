@@ -3,6 +3,7 @@
 //! (the IndexedDB lease, renewed with every outbox write of the run).
 
 use super::attachments::{with_bytes, without_bytes};
+use super::offline::Views;
 use super::{Clock, Event, Events, Runtime, RuntimeError, Session};
 use crate::api::local::SyncAnswer;
 use crate::outbox::{Entry, Outbox};
@@ -155,17 +156,20 @@ impl Runtime {
         returned: Vec<(String, Record)>,
     ) -> Result<(), RuntimeError> {
         let outbox = session.outbox().await?;
+        // One transaction for the whole run's records, not one or two per record.
+        let mut views = Views::default();
+        let mut settled = Vec::new();
         for (table, record) in returned {
             let Some(sys_id) = record.sys_id().map(str::to_string) else {
                 continue;
             };
             let entries = outbox.entries_of(&table, &sys_id);
+            views.add(session, &table, &sys_id, &record, &entries);
             if entries.is_empty() {
-                session.db.remove_shadow(&table, &sys_id).await?;
+                settled.push((table, sys_id));
             }
-            self.rebuild_record(session, &table, &sys_id, Some(&record), &entries)
-                .await?;
         }
+        self.store_views(session, views, &settled).await?;
         Ok(())
     }
 }

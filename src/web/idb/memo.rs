@@ -1,0 +1,188 @@
+//! Decoded cached records and outbox entries kept in memory by the connection that read them,
+//! so a warm worker answers a list, an action or a count without reading and decoding a whole
+//! store again.
+//!
+//! **Never stale.** Every transaction that writes the live record area or the outbox also
+//! writes a new revision token under a `meta` key ([`RECORDS_REV`], [`OUTBOX_REV`]), in the same
+//! transaction ([`bump`]). A memo remembers the token it matches, and is used only after a read
+//! of the stored token (in the same read transaction that would load the store otherwise) finds
+//! it unchanged: a write by another connection (another worker, a test, a tab) is never
+//! missed. After one of its own writes commits, the connection applies the same change to the
+//! memo when the memo was at the token that write replaced, and forgets the memo otherwise.
+//! Schema version 2 introduced the tokens: opening it closes older builds' connections, which
+//! wrote without them.
+
+use super::error::{DbError, OrDbError};
+use super::writes::Writes;
+use crate::outbox::Entry;
+use crate::record::{new_uuid, Record};
+use indexed_db_futures::object_store::ObjectStore;
+use indexed_db_futures::prelude::*;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+
+/// The `meta` key of the live record area's revision token.
+pub(crate) const RECORDS_REV: &str = "records_rev";
+/// The `meta` key of the outbox's revision token.
+pub(crate) const OUTBOX_REV: &str = "outbox_rev";
+
+/// A table's cached records by `sys_id` (so in `sys_id` order).
+pub type CachedTable = BTreeMap<String, Record>;
+
+/// A stored revision token; `None` before the first write.
+pub(crate) type Rev = Option<String>;
+
+/// A token replaced inside a write transaction: what it was, and what it is once the
+/// transaction commits.
+pub(crate) struct Bump {
+    old: Rev,
+    new: String,
+}
+
+/// Replaces the token at `key` in `meta` (a store of the caller's read-write transaction) by a
+/// fresh one, as one of `writes`.
+pub(crate) async fn bump(
+    meta: &ObjectStore<'_>,
+    key: &'static str,
+    writes: &mut Writes,
+    op: &'static str,
+) -> Result<Bump, DbError> {
+    // Both requests go out together; the read is answered with the value before the put.
+    let old = meta.get(key).primitive().op(op)?;
+    let new = new_uuid();
+    writes.push(
+        meta.put(JsValue::from_str(&new))
+            .with_key(key)
+            .primitive()
+            .op(op)?,
+    );
+    let old: Option<JsValue> = old.await.op(op)?;
+    Ok(Bump {
+        old: old.and_then(|v| v.as_string()),
+        new,
+    })
+}
+
+/// The stored token at `key`, read in the caller's transaction.
+pub(crate) async fn stored_rev(
+    meta: &ObjectStore<'_>,
+    key: &'static str,
+    op: &'static str,
+) -> Result<Rev, DbError> {
+    let found: Option<JsValue> = meta.get(key).primitive().op(op)?.await.op(op)?;
+    Ok(found.and_then(|v| v.as_string()))
+}
+
+/// The tables of the live area read so far, by name.
+type Tables = HashMap<String, Rc<CachedTable>>;
+
+/// One memo: a value and the token it matches.
+struct At<T> {
+    rev: Rev,
+    value: T,
+}
+
+/// What a connection keeps in memory.
+#[derive(Default)]
+pub(crate) struct Memo {
+    /// The live area's tables read so far.
+    records: RefCell<Option<At<Tables>>>,
+    /// The outbox in `seq` order.
+    outbox: RefCell<Option<At<Rc<Vec<Entry>>>>>,
+}
+
+impl Memo {
+    /// A table's records if they are kept at `rev`.
+    pub(crate) fn table(&self, rev: &Rev, table: &str) -> Option<Rc<CachedTable>> {
+        let memo = self.records.borrow();
+        let at = memo.as_ref().filter(|at| at.rev == *rev)?;
+        at.value.get(table).cloned()
+    }
+
+    /// Keeps a table's records read at `rev` (tables kept at another token are forgotten).
+    pub(crate) fn keep_table(&self, rev: Rev, table: &str, records: Rc<CachedTable>) {
+        let mut memo = self.records.borrow_mut();
+        if memo.as_ref().is_none_or(|at| at.rev != rev) {
+            *memo = Some(At {
+                rev,
+                value: HashMap::new(),
+            });
+        }
+        if let Some(at) = memo.as_mut() {
+            at.value.insert(table.to_string(), records);
+        }
+    }
+
+    /// Applies a committed write of the live area: `puts` and `deletes` as `(table, ...)`.
+    /// Tables not kept stay unread.
+    pub(crate) fn records_written<'a>(
+        &self,
+        bump: &Bump,
+        puts: impl IntoIterator<Item = (&'a str, &'a Record)>,
+        deletes: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let mut memo = self.records.borrow_mut();
+        let Some(at) = memo.as_mut().filter(|at| at.rev == bump.old) else {
+            *memo = None;
+            return;
+        };
+        for (table, record) in puts {
+            if let (Some(kept), Some(sys_id)) = (at.value.get_mut(table), record.sys_id()) {
+                Rc::make_mut(kept).insert(sys_id.to_string(), record.clone());
+            }
+        }
+        for (table, sys_id) in deletes {
+            if let Some(kept) = at.value.get_mut(table) {
+                Rc::make_mut(kept).remove(sys_id);
+            }
+        }
+        at.rev = Some(bump.new.clone());
+    }
+
+    /// Forgets every kept table (the live area was swapped or cleared).
+    pub(crate) fn forget_records(&self) {
+        self.records.replace(None);
+    }
+
+    /// The outbox if it is kept at `rev`.
+    pub(crate) fn outbox(&self, rev: &Rev) -> Option<Rc<Vec<Entry>>> {
+        let memo = self.outbox.borrow();
+        let at = memo.as_ref().filter(|at| at.rev == *rev)?;
+        Some(at.value.clone())
+    }
+
+    /// Keeps the outbox read at `rev`, in `seq` order.
+    pub(crate) fn keep_outbox(&self, rev: Rev, entries: Rc<Vec<Entry>>) {
+        self.outbox.replace(Some(At {
+            rev,
+            value: entries,
+        }));
+    }
+
+    /// Applies a committed write of the outbox: `removed` ids go, `put` entries replace those
+    /// with their id or join in `seq` order.
+    pub(crate) fn outbox_written<'a>(
+        &self,
+        bump: &Bump,
+        put: impl IntoIterator<Item = &'a Entry>,
+        removed: impl IntoIterator<Item = &'a str>,
+    ) {
+        let mut memo = self.outbox.borrow_mut();
+        let Some(at) = memo.as_mut().filter(|at| at.rev == bump.old) else {
+            *memo = None;
+            return;
+        };
+        let entries = Rc::make_mut(&mut at.value);
+        for id in removed {
+            entries.retain(|e| e.id != id);
+        }
+        for entry in put {
+            entries.retain(|e| e.id != entry.id);
+            let at = entries.partition_point(|e| e.seq <= entry.seq);
+            entries.insert(at, entry.clone());
+        }
+        at.rev = Some(bump.new.clone());
+    }
+}
