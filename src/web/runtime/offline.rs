@@ -135,11 +135,13 @@ impl Runtime {
         let _turn = self.outbox_turn.turn().await;
         let mut outbox = session.outbox().await?;
         let entry = outbox.remove(id)?;
+        let shadow = session.db.shadow(&entry.table, &entry.sys_id).await?;
         let instance_version = match entry.error.as_ref().and_then(|e| e.record.clone()) {
-            Some(record) => Some(record),
+            // A download after the failure may have brought a newer version (the shadow).
+            Some(record) => Some(newest(record, shadow)),
             None => match self.instance_record(&entry.table, &entry.sys_id).await {
                 Some(record) => Some(record),
-                None => session.db.shadow(&entry.table, &entry.sys_id).await?,
+                None => shadow,
             },
         };
         let remaining = outbox.entries_of(&entry.table, &entry.sys_id);
@@ -209,11 +211,18 @@ impl Runtime {
     }
 
     /// After a download: every record with entries is the downloaded version with its
-    /// entries' offline steps applied again.
+    /// entries' offline steps applied again. The versions the feed brought of such records
+    /// (`downloaded`) are their shadows from now on: the newest instance version the device
+    /// knows, which a deleted entry rolls back to and an older remembered answer does not
+    /// replace.
     pub(super) async fn reapply_local_changes(
         &self,
         session: &Session,
+        downloaded: &[(String, Record)],
     ) -> Result<(), RuntimeError> {
+        for (table, record) in downloaded {
+            session.db.put_shadow(table, record).await?;
+        }
         let outbox = session.outbox().await?;
         for (table, sys_id) in outbox.marked() {
             let downloaded = session.db.get_record(&table, &sys_id).await?;
@@ -248,5 +257,14 @@ impl Runtime {
             sys_id: sys_id.to_string(),
         });
         Ok(())
+    }
+}
+
+/// The newer of an instance version and the shadow, by the instance's `sys_mod_count` (the
+/// device's own steps never move it); the version itself when they are level.
+pub(super) fn newest(version: Record, shadow: Option<Record>) -> Record {
+    match shadow {
+        Some(shadow) if shadow.mod_count() > version.mod_count() => shadow,
+        _ => version,
     }
 }
