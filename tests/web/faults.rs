@@ -271,3 +271,22 @@ async fn a_remembered_answer_older_than_a_download_does_not_roll_the_cache_back(
     assert_eq!(cached, instance);
     finish(rt, &prefix).await;
 }
+
+/// A conflict on a record the instance deleted, deleted after a download removed the record:
+/// the record does not come back from the version before the device's change.
+#[wasm_bindgen_test]
+async fn a_conflict_on_a_record_the_instance_deleted_does_not_bring_the_record_back_when_deleted() {
+    let (rt, prefix) = signed_in().await;
+    let (entry_id, task_id) = accepted_offline(&rt, 22).await;
+    let path = format!("/api/now/table/wm_task/{task_id}");
+    let (s, body) = instance("admin", "DELETE", &path, None).await;
+    assert!(s == 200 || s == 204, "{s} {body}");
+    download(&rt).await;
+    let report = sync(&rt).await;
+    assert_eq!(report["failed"], 1, "{report}");
+    let (s, body) = call(&rt, "DELETE", &format!("/offgrid/outbox/{entry_id}"), None).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, cached) = call(&rt, "GET", &path, None).await;
+    assert_eq!(s, 404, "the record stays gone: {cached}");
+    finish(rt, &prefix).await;
+}

@@ -124,9 +124,11 @@ impl Runtime {
     }
 
     /// `DELETE /offgrid/outbox/{id}`: removes the entry and rolls its record back to the
-    /// instance's version (the entry's error record; else the instance's current record when
-    /// it can be asked; else the shadow), then re-applies the offline steps of the record's
-    /// remaining entries in `seq` order. Files no entry needs any more are removed.
+    /// instance's version (the newer of the entry's error record and the shadow; else the
+    /// instance's current record when it can be asked; else the shadow; none when the
+    /// instance deleted the record, which then leaves the cache), then re-applies the offline
+    /// steps of the record's remaining entries in `seq` order. Files no entry needs any more
+    /// are removed.
     ///
     /// The entry is removed first, by a write that checks the stored entry again: a sync that
     /// started meanwhile may be sending it, and then nothing is changed.
@@ -136,7 +138,11 @@ impl Runtime {
         let mut outbox = session.outbox().await?;
         let entry = outbox.remove(id)?;
         let shadow = session.db.shadow(&entry.table, &entry.sys_id).await?;
+        // The instance deleted the record: there is no version to roll back to, and the
+        // device's copy goes too (an older one would bring it back).
+        let gone = entry.error.as_ref().is_some_and(|e| e.code == "deleted");
         let instance_version = match entry.error.as_ref().and_then(|e| e.record.clone()) {
+            _ if gone => None,
             // A download after the failure may have brought a newer version (the shadow).
             Some(record) => Some(newest(record, shadow)),
             None => match self.instance_record(&entry.table, &entry.sys_id).await {
@@ -179,6 +185,11 @@ impl Runtime {
                 &remaining,
             )
             .await?;
+        } else if gone && remaining.is_empty() {
+            session
+                .db
+                .delete_record(&entry.table, &entry.sys_id)
+                .await?;
         }
         if remaining.is_empty() {
             session
