@@ -15,10 +15,11 @@
 // deleted entry, the device's cache equals the instance's records for the user's scope.
 //
 // Each round runs on a fresh instance and a fresh browser profile, from a seed derived from
-// SEED and the round's number, printed with the round: `SEED=<round seed> ROUNDS=1` replays
+// SEED and the round's number, printed with the round: `REPLAY=<round seed> ROUNDS=1` replays
 // it (the choices replay; the timing of a fault against the worker's work may differ).
 //
-//   node e2e/soak.mjs      (SEED, ROUNDS, ACTIONS per round, MINUTES at most, from the environment)
+//   node e2e/soak.mjs      (SEED, ROUNDS, ACTIONS per round, MINUTES at most, REPLAY, from the
+//                           environment)
 //   make soak SEED=7 ROUNDS=20
 import { launchPlaywrightChromium } from './engines.mjs';
 import { BASE, Instance, basic } from './instance.mjs';
@@ -418,6 +419,7 @@ async function fetchAs(user, path, init) {
 
 function problem(stats, seed, message) {
   stats.problems.push(`seed ${seed}: ${message}`);
+  console.error(`PROBLEM seed ${seed}: ${message}`);
 }
 
 function brief(stats) {
@@ -539,16 +541,17 @@ async function check({ instance, tab, seed, stats, entries, liveApplied, unknown
 
 /**
  * Runs `rounds` rounds from `seed`, about `actions` technician actions each, starting no new
- * round after `minutes`; `log` hears a line per round. The figures, summed.
+ * round after `minutes` (`replay`: every round with that round seed); `log` hears a line per
+ * round. The figures, summed.
  */
-export async function soak({ seed = 1, rounds = 1, actions = 40, minutes = Infinity, log } = {}) {
+export async function soak({ seed = 1, rounds = 1, actions = 40, minutes = Infinity, replay, log } = {}) {
   const stats = emptyStats();
   const browser = await launchPlaywrightChromium();
   const until = Date.now() + minutes * 60_000;
   try {
     for (let n = 0; n < rounds && Date.now() < until; n++) {
       const total = stats.actions + actions;
-      await round(browser, roundSeed(seed, n), { total, roundEnd: total }, stats, log);
+      await round(browser, replay ?? roundSeed(seed, n), { total, roundEnd: total }, stats, log);
     }
   } finally {
     await browser.close();
@@ -584,6 +587,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     rounds: Number(env.ROUNDS ?? 1),
     actions: Number(env.ACTIONS ?? 100),
     minutes: Number(env.MINUTES ?? Infinity),
+    replay: env.REPLAY === undefined ? undefined : Number(env.REPLAY),
     log: (line) => console.log(line),
   });
   console.log(report(stats, (Date.now() - started) / 1000));

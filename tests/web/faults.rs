@@ -195,3 +195,98 @@ async fn a_live_action_that_lost_its_answer_after_applying_applies_once() {
     assert_eq!(copies, 1, "applied exactly once");
     finish(rt, &prefix).await;
 }
+
+/// The device's cached task, compared with the instance's.
+async fn cached_and_instance(rt: &offgrid::web::runtime::Runtime, task_id: &str) -> (Value, Value) {
+    let (_, cached) = call(
+        rt,
+        "GET",
+        &format!("/api/now/table/wm_task/{task_id}"),
+        None,
+    )
+    .await;
+    (
+        cached["result"].clone(),
+        instance_record("wm_task", task_id).await,
+    )
+}
+
+/// Offline mode on, an `accept_task` queued on the `n`-th assigned task; the entry and task ids.
+async fn accepted_offline(rt: &offgrid::web::runtime::Runtime, n: usize) -> (String, String) {
+    download(rt).await;
+    let (s, body) = call(rt, "POST", "/offgrid/mode", Some(json!({"offline": true}))).await;
+    assert_eq!(s, 200, "{body}");
+    let task_id = id(&task("assigned", n).await);
+    let (s, body) = act(rt, "accept_task", &task_id, json!({})).await;
+    assert_eq!(s, 202, "{body}");
+    (body["outbox_id"].as_str().unwrap().to_string(), task_id)
+}
+
+async fn dispatcher_sets(task_id: &str, fields: Value) {
+    let path = format!("/api/now/table/wm_task/{task_id}");
+    let (s, body) = instance("admin", "PATCH", &path, Some(fields)).await;
+    assert_eq!(s, 200, "{body}");
+}
+
+/// A conflict deleted after a download brought a later change of its record: the record rolls
+/// back to the instance's version the download brought, not to the older one of the conflict.
+#[wasm_bindgen_test]
+async fn a_conflict_deleted_after_a_later_download_rolls_back_to_the_downloaded_version() {
+    let (rt, prefix) = signed_in().await;
+    let (entry_id, task_id) = accepted_offline(&rt, 20).await;
+    dispatcher_sets(&task_id, json!({"state": "accepted"})).await;
+    let report = sync(&rt).await;
+    assert_eq!(report["failed"], 1, "{report}");
+    dispatcher_sets(&task_id, json!({"priority": "1"})).await;
+    download(&rt).await;
+    let (s, body) = call(&rt, "DELETE", &format!("/offgrid/outbox/{entry_id}"), None).await;
+    assert_eq!(s, 200, "{body}");
+    let (cached, instance) = cached_and_instance(&rt, &task_id).await;
+    assert_eq!(cached, instance);
+    finish(rt, &prefix).await;
+}
+
+/// An entry applied whose answer was lost, then a change on the instance that a download
+/// brought, then the retry answered from the instance's memory with the record as it was when
+/// the entry applied: the cache keeps the newer version.
+#[wasm_bindgen_test]
+async fn a_remembered_answer_older_than_a_download_does_not_roll_the_cache_back() {
+    let (rt, prefix) = signed_in().await;
+    let (_, task_id) = accepted_offline(&rt, 21).await;
+    let arm = json!({"route": "sync", "fault": "hang", "ms": 21_000, "count": 1});
+    let (s, body) = instance("admin", "POST", "/api/offgrid/faults", Some(arm)).await;
+    assert_eq!(s, 200, "{body}");
+    let report = sync(&rt).await;
+    assert_eq!(report["applied"], 0, "the answer timed out: {report}");
+    dispatcher_sets(&task_id, json!({"priority": "1"})).await;
+    download(&rt).await;
+    // Past the entry's backoff.
+    rt.clock().set(Some(offgrid::record::Timestamp::from_unix(
+        js_sys::Date::now() as i64 / 1000 + 60,
+    )));
+    let report = sync(&rt).await;
+    rt.clock().set(None);
+    assert_eq!(report["applied"], 1, "{report}");
+    let (cached, instance) = cached_and_instance(&rt, &task_id).await;
+    assert_eq!(cached, instance);
+    finish(rt, &prefix).await;
+}
+
+/// A conflict on a record the instance deleted, deleted after a download removed the record:
+/// the record does not come back from the version before the device's change.
+#[wasm_bindgen_test]
+async fn a_conflict_on_a_record_the_instance_deleted_does_not_bring_the_record_back_when_deleted() {
+    let (rt, prefix) = signed_in().await;
+    let (entry_id, task_id) = accepted_offline(&rt, 22).await;
+    let path = format!("/api/now/table/wm_task/{task_id}");
+    let (s, body) = instance("admin", "DELETE", &path, None).await;
+    assert!(s == 200 || s == 204, "{s} {body}");
+    download(&rt).await;
+    let report = sync(&rt).await;
+    assert_eq!(report["failed"], 1, "{report}");
+    let (s, body) = call(&rt, "DELETE", &format!("/offgrid/outbox/{entry_id}"), None).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, cached) = call(&rt, "GET", &path, None).await;
+    assert_eq!(s, 404, "the record stays gone: {cached}");
+    finish(rt, &prefix).await;
+}

@@ -16,7 +16,7 @@ use crate::web::idb::{CacheMeta, DbError, LocalDb, Staging};
 use crate::web::transport::{response_text, FeedDownload};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use web_sys::{Request, Response};
 
 /// A Table API request: `/api/now/table/{table}[/{sys_id}]`.
@@ -81,6 +81,8 @@ impl Runtime {
             db,
             staging,
             events: &self.events,
+            marked: session.outbox().await?.marked(),
+            marked_versions: Vec::new(),
         };
         let summary = download::stage::<_, _, RuntimeError>(feed, &mut sink, incremental).await?;
         let now = self.clock.now();
@@ -100,7 +102,8 @@ impl Runtime {
         db.delete_meta(keys::EXPIRED_NOTICE).await?;
         // The download brought the instance's versions; the user's unsynced changes go back
         // on top of them.
-        self.reapply_local_changes(session).await?;
+        self.reapply_local_changes(session, &sink.marked_versions)
+            .await?;
         self.post_status().await;
         Ok(DownloadReport {
             full: summary.full,
@@ -264,6 +267,10 @@ struct IdbStaging<'a> {
     db: &'a LocalDb,
     staging: Staging<'a>,
     events: &'a Events,
+    /// The records with outbox entries, and the instance's versions of them the feed brought:
+    /// the cache shows them with the entries replayed on top, so they are kept apart too.
+    marked: BTreeSet<(String, String)>,
+    marked_versions: Vec<(String, Record)>,
 }
 
 impl FeedStaging for IdbStaging<'_> {
@@ -271,10 +278,20 @@ impl FeedStaging for IdbStaging<'_> {
 
     async fn start_over(&mut self) -> Result<(), DbError> {
         self.staging = self.db.begin_staging().await?;
+        self.marked_versions.clear();
         Ok(())
     }
 
     async fn put_batch(&mut self, records: &[(String, Record)]) -> Result<(), DbError> {
+        for (table, record) in records {
+            let key = (
+                table.clone(),
+                record.sys_id().unwrap_or_default().to_string(),
+            );
+            if self.marked.contains(&key) {
+                self.marked_versions.push((table.clone(), record.clone()));
+            }
+        }
         self.staging.put_batch(records).await
     }
 

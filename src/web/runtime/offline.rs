@@ -128,9 +128,11 @@ impl Runtime {
     }
 
     /// `DELETE /offgrid/outbox/{id}`: removes the entry and rolls its record back to the
-    /// instance's version (the entry's error record; else the instance's current record when
-    /// it can be asked; else the shadow), then re-applies the offline steps of the record's
-    /// remaining entries in `seq` order. Files no entry needs any more are removed.
+    /// instance's version (the newer of the entry's error record and the shadow; else the
+    /// instance's current record when it can be asked; else the shadow; none when the
+    /// instance deleted the record, which then leaves the cache), then re-applies the offline
+    /// steps of the record's remaining entries in `seq` order. Files no entry needs any more
+    /// are removed.
     ///
     /// The entry is removed first, by a write that checks the stored entry again: a sync that
     /// started meanwhile may be sending it, and then nothing is changed.
@@ -139,11 +141,17 @@ impl Runtime {
         let _turn = self.outbox_turn.turn().await;
         let mut outbox = session.outbox().await?;
         let entry = outbox.remove(id)?;
+        let shadow = session.db.shadow(&entry.table, &entry.sys_id).await?;
+        // The instance deleted the record: there is no version to roll back to, and the
+        // device's copy goes too (an older one would bring it back).
+        let gone = entry.error.as_ref().is_some_and(|e| e.code == "deleted");
         let instance_version = match entry.error.as_ref().and_then(|e| e.record.clone()) {
-            Some(record) => Some(record),
+            _ if gone => None,
+            // A download after the failure may have brought a newer version (the shadow).
+            Some(record) => Some(newest(record, shadow)),
             None => match self.instance_record(&entry.table, &entry.sys_id).await {
                 Some(record) => Some(record),
-                None => session.db.shadow(&entry.table, &entry.sys_id).await?,
+                None => shadow,
             },
         };
         let remaining = outbox.entries_of(&entry.table, &entry.sys_id);
@@ -181,6 +189,11 @@ impl Runtime {
                 &remaining,
             )
             .await?;
+        } else if gone && remaining.is_empty() {
+            session
+                .db
+                .delete_record(&entry.table, &entry.sys_id)
+                .await?;
         }
         if remaining.is_empty() {
             session
@@ -221,11 +234,18 @@ impl Runtime {
     }
 
     /// After a download: every record with entries is the downloaded version with its
-    /// entries' offline steps applied again.
+    /// entries' offline steps applied again. The versions the feed brought of such records
+    /// (`downloaded`) are their shadows from now on: the newest instance version the device
+    /// knows, which a deleted entry rolls back to and an older remembered answer does not
+    /// replace.
     pub(super) async fn reapply_local_changes(
         &self,
         session: &Session,
+        downloaded: &[(String, Record)],
     ) -> Result<(), RuntimeError> {
+        for (table, record) in downloaded {
+            session.db.put_shadow(table, record).await?;
+        }
         let outbox = session.outbox().await?;
         for (table, sys_id) in outbox.marked() {
             let downloaded = session.db.get_record(&table, &sys_id).await?;
@@ -305,5 +325,14 @@ impl Views {
             }
         }
         self.changed.push(key);
+    }
+}
+
+/// The newer of an instance version and the shadow, by the instance's `sys_mod_count` (the
+/// device's own steps never move it); the version itself when they are level.
+pub(super) fn newest(version: Record, shadow: Option<Record>) -> Record {
+    match shadow {
+        Some(shadow) if shadow.mod_count() > version.mod_count() => shadow,
+        _ => version,
     }
 }

@@ -3,7 +3,7 @@
 //! (the IndexedDB lease, renewed with every outbox write of the run).
 
 use super::attachments::{with_bytes, without_bytes};
-use super::offline::Views;
+use super::offline::{newest, Views};
 use super::{Clock, Event, Events, Runtime, RuntimeError, Session};
 use crate::api::local::SyncAnswer;
 use crate::outbox::{Entry, Outbox};
@@ -164,6 +164,10 @@ impl Runtime {
                 continue;
             };
             let entries = outbox.entries_of(&table, &sys_id);
+            // An answer remembered from before a download that brought a later version must
+            // not roll the record back.
+            let shadow = session.db.shadow(&table, &sys_id).await?;
+            let record = newest(record, shadow);
             views.add(session, &table, &sys_id, &record, &entries);
             if entries.is_empty() {
                 settled.push((table, sys_id));
