@@ -58,7 +58,7 @@ if [ -f package.json ]; then
     # --ignore-scripts: webdriverio brings npm's geckodriver and edgedriver packages, whose
     # install scripts download drivers from GitHub (unreachable here, and not used: the drivers
     # come from Debian and crates.io). binaryen and playwright-core have no install scripts.
-    say "installing npm packages (binaryen, playwright-core, webdriverio)"
+    say "installing npm packages (package.json: wasm-opt, the browser drivers, axe-core, the bench baselines)"
     npm ci --ignore-scripts --no-audit --no-fund
   fi
 fi
