@@ -163,7 +163,16 @@ impl Runtime {
             instance_version.as_ref(),
             std::slice::from_ref(&entry),
         );
-        for (table, record) in own.others(&entry.table, &entry.sys_id) {
+        // A record-less action's record exists only on the device: with its entry, it goes.
+        let created = own
+            .record(&entry.table, &entry.sys_id)
+            .filter(|_| instance_version.is_none())
+            .map(|record| (entry.table.clone(), record));
+        for (table, record) in own
+            .others(&entry.table, &entry.sys_id)
+            .into_iter()
+            .chain(created)
+        {
             if let Some(sys_id) = record.sys_id() {
                 session.db.delete_record(&table, sys_id).await?;
             }
