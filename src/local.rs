@@ -439,7 +439,7 @@ mod tests {
             ("wm_task", created.as_str())
         );
         assert_eq!(plan.entry.base, Base::default());
-        assert_eq!(outbox.entries(), [plan.entry.clone()]);
+        assert_eq!(outbox.entries(), std::slice::from_ref(&plan.entry));
         // Replayed alone over no instance version, the entry makes the same record again.
         let replayed = replay(&set, &actor().user, "wm_task", None, &[plan.entry]);
         assert_eq!(

@@ -336,7 +336,11 @@ async fn an_incident_created_offline_is_listed_from_the_cache_at_once_and_syncs_
         headers.get("X-Offgrid-Source").unwrap().as_deref(),
         Some("cache")
     );
-    assert_eq!(ids(&listed), [created.clone()], "listed at once, offline");
+    assert_eq!(
+        ids(&listed),
+        std::slice::from_ref(&created),
+        "listed at once, offline"
+    );
     let entries = outbox(&rt).await;
     assert_eq!(entries.len(), 1);
     assert_eq!(
