@@ -60,6 +60,23 @@ async function value(page, body, arg) {
   return answer.value;
 }
 
+/** Back online, Sync All until the outbox is empty. */
+async function syncAll(page) {
+  // The page forwards its `online` event and Background Sync may fire: a sync of the
+  // worker's own may be running (409 sync_running), or may have met the network still
+  // coming up and backed the entry off (5 s). Sync All is asked again until nothing remains.
+  let synced;
+  for (let i = 0; i < 150; i++) {
+    synced = await call(page, (og) => og.sync());
+    if (!synced.error && synced.value.remaining === 0) break;
+    if (synced.error) assert.equal(synced.error.code, 'sync_running', JSON.stringify(synced.error));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(!synced.error, JSON.stringify(synced.error));
+  assert.equal(synced.value.remaining, 0, JSON.stringify({ synced, outbox: await value(page, (og) => og.outbox()) }));
+  assert.deepEqual((await value(page, (og) => og.outbox())).entries, []);
+}
+
 const OPEN_ASSIGNED = `assigned_to=${USER}^state=assigned^ORDERBYnumber`;
 
 test('chromium client: status, lists online and from the cache, a queued run, the outbox and Sync All', { skip, timeout: 180_000 }, async () => {
@@ -102,19 +119,7 @@ test('chromium client: status, lists online and from the cache, a queued run, th
     assert.equal(unchanged.body.result.state, 'assigned', 'the instance is unchanged while offline');
 
     await context.setOffline(false);
-    // The page forwards its `online` event and Background Sync may fire: a sync of the
-    // worker's own may be running (409 sync_running), or may have met the network still
-    // coming up and backed the entry off (5 s). Sync All is asked again until nothing remains.
-    let synced;
-    for (let i = 0; i < 150; i++) {
-      synced = await call(page, (og) => og.sync());
-      if (!synced.error && synced.value.remaining === 0) break;
-      if (synced.error) assert.equal(synced.error.code, 'sync_running', JSON.stringify(synced.error));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.ok(!synced.error, JSON.stringify(synced.error));
-    assert.equal(synced.value.remaining, 0, JSON.stringify({ synced, outbox: await value(page, (og) => og.outbox()) }));
-    assert.deepEqual((await value(page, (og) => og.outbox())).entries, []);
+    await syncAll(page);
     const after = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
     assert.equal(after.body.result.state, 'accepted');
     assert.equal(Number(after.body.result.sys_mod_count), Number(task.sys_mod_count ?? unchanged.body.result.sys_mod_count) + 1, 'applied once');
@@ -192,6 +197,39 @@ test('chromium client: offline, the configuration, a record\'s actions (greyed w
     assert.equal(photo.att.file_name, 'meter.png');
     assert.equal(photo.status, 200);
     assert.deepEqual(photo.bytes, photo.sent);
+  } finally {
+    await context.close();
+  }
+});
+
+test('chromium client: a new incident from a form with no record, offline: listed from the device at once, synced as one record under its id', { skip, timeout: 180_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await clientPage(context);
+    await value(page, (og) => og.download());
+    await context.setOffline(true);
+    const actions = await value(page, (og) => og.actionsFor('incident'));
+    assert.deepEqual(actions.map((a) => [a.name, a.applies, a.available]), [['create_incident', true, true]]);
+    assert.deepEqual(actions[0].inputs.map((i) => [i.name, i.type, i.required]),
+      [['short_description', 'string', true], ['priority', 'choice', true], ['description', 'text', false]]);
+
+    const title = `Leak-${Date.now()}`;
+    const inputs = { short_description: title, priority: '2', description: 'Water under the pump' };
+    const run = await value(page, (og, inputs) => og.run('create_incident', { table: 'incident', inputs }), inputs);
+    assert.equal(run.queued, true);
+    assert.equal(run.result.short_description, title);
+    const created = run.result.sys_id;
+    const listed = await value(page, (og, query) => og.list('incident', { query }), `short_description=${title}`);
+    assert.equal(listed.fromCache, true);
+    assert.deepEqual(listed.records.map((r) => r.sys_id), [created]);
+    const outbox = await value(page, (og) => og.outbox());
+    assert.deepEqual(outbox.entries.map((e) => [e.id, e.action, e.table, e.sys_id]), [[run.outbox_id, 'create_incident', 'incident', created]]);
+    assert.equal((await instance.admin(`/api/now/table/incident/${created}`)).status, 404, 'the instance is unchanged while offline');
+
+    await context.setOffline(false);
+    await syncAll(page);
+    const found = await instance.admin(`/api/now/table/incident?sysparm_query=short_description=${title}`);
+    assert.deepEqual(found.body.result.map((r) => r.sys_id), [created], 'one incident, under the device\'s id');
   } finally {
     await context.close();
   }
