@@ -5,31 +5,19 @@
 // app.test.mjs.
 //
 // Run with `make e2e`; OFFGRID_E2E_ENGINES without `chromium` skips this file.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines, launchPlaywrightChromium } from './engines.mjs';
-import { BASE, Instance } from './instance.mjs';
+import { engines } from './engines.mjs';
+import { chromiumSuite } from './suite.mjs';
+import { BASE } from './instance.mjs';
 
 const USER = 'beth.anglin';
 const skip = !engines().includes('chromium') && 'chromium is not in OFFGRID_E2E_ENGINES';
 
-let instance;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  instance = new Instance();
-  await instance.start();
-  browser = await launchPlaywrightChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await instance?.close();
-});
+const suite = chromiumSuite(skip);
 
 test('chromium: a worker stopped while the browser is offline starts again from Cache Storage, and Sync All applies the outbox once', { skip, timeout: 180_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   const page = await context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') console.error('page:', m.text()); });
   // fetch() from inside the page, so it goes through the service worker.
@@ -54,7 +42,7 @@ test('chromium: a worker stopped while the browser is offline starts again from 
 
     const query = '/api/now/table/wm_task?sysparm_query=' +
       encodeURIComponent(`assigned_to=${USER}^state=assigned^ORDERBYnumber`);
-    const online = await instance.admin(query);
+    const online = await suite.instance.admin(query);
     assert.ok(online.body.result.length > 0, 'the demo data has assigned tasks for the user');
 
     // The browser offline and its worker stopped: the reload starts a worker, which must
@@ -103,12 +91,12 @@ test('chromium: a worker stopped while the browser is offline starts again from 
     assert.equal(synced.body.remaining, 0, JSON.stringify(synced.body));
     const emptied = await local('GET', '/offgrid/outbox');
     assert.deepEqual(emptied.body.entries, [], 'the entry left the outbox: it applied');
-    const after = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+    const after = await suite.instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
     assert.equal(after.body.result.state, 'accepted');
     assert.equal(Number(after.body.result.sys_mod_count), Number(task.sys_mod_count) + 1, 'the change applied exactly once');
     const again = await local('POST', '/offgrid/sync');
     assert.equal(again.body.applied, 0);
-    const still = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+    const still = await suite.instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
     assert.equal(still.body.result.sys_mod_count, after.body.result.sys_mod_count);
   } finally {
     await context.close();

@@ -3,28 +3,16 @@
 // offline (`context.setOffline`) where the test says so.
 //
 // Run with `make e2e`; OFFGRID_E2E_ENGINES without `chromium` skips this file.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines, launchPlaywrightChromium } from './engines.mjs';
-import { BASE, Instance } from './instance.mjs';
+import { engines } from './engines.mjs';
+import { chromiumSuite } from './suite.mjs';
+import { BASE } from './instance.mjs';
 
 const USER = 'beth.anglin';
 const skip = !engines().includes('chromium') && 'chromium is not in OFFGRID_E2E_ENGINES';
 
-let instance;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  instance = new Instance();
-  await instance.start();
-  browser = await launchPlaywrightChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await instance?.close();
-});
+const suite = chromiumSuite(skip);
 
 /** A fresh page with the client loaded as `window.og` (registered, signed in as USER). */
 async function clientPage(context) {
@@ -80,7 +68,7 @@ async function syncAll(page) {
 const OPEN_ASSIGNED = `assigned_to=${USER}^state=assigned^ORDERBYnumber`;
 
 test('chromium client: status, lists online and from the cache, a queued run, the outbox and Sync All', { skip, timeout: 180_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const page = await clientPage(context);
     const status = await value(page, (og) => og.status());
@@ -115,12 +103,12 @@ test('chromium client: status, lists online and from the cache, a queued run, th
     const outbox = await value(page, (og) => og.outbox());
     assert.deepEqual(outbox.entries.map((e) => [e.id, e.action, e.sys_id, e.state]), [[run.outbox_id, 'accept_task', task.sys_id, 'pending']]);
     assert.deepEqual(outbox.counts, { pending: 1, failed: 0, blocked: 0 });
-    const unchanged = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+    const unchanged = await suite.instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
     assert.equal(unchanged.body.result.state, 'assigned', 'the instance is unchanged while offline');
 
     await context.setOffline(false);
     await syncAll(page);
-    const after = await instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
+    const after = await suite.instance.admin(`/api/now/table/wm_task/${task.sys_id}`);
     assert.equal(after.body.result.state, 'accepted');
     assert.equal(Number(after.body.result.sys_mod_count), Number(task.sys_mod_count ?? unchanged.body.result.sys_mod_count) + 1, 'applied once');
   } finally {
@@ -129,7 +117,7 @@ test('chromium client: status, lists online and from the cache, a queued run, th
 });
 
 test('chromium client: an error envelope becomes an OffgridError with status, code and detail', { skip, timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const page = await clientPage(context);
     const bad = await call(page, (og) => og.list('wm_task', { query: 'stateFOO' }));
@@ -161,7 +149,7 @@ test('chromium client: an error envelope becomes an OffgridError with status, co
 });
 
 test('chromium client: offline, the configuration, a record\'s actions (greyed with the reason), and a note and photo added offline come from the device', { skip, timeout: 180_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const page = await clientPage(context);
     const online = await value(page, (og) => og.config());
@@ -203,7 +191,7 @@ test('chromium client: offline, the configuration, a record\'s actions (greyed w
 });
 
 test('chromium client: a new incident from a form with no record, offline: listed from the device at once, synced as one record under its id', { skip, timeout: 180_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const page = await clientPage(context);
     await value(page, (og) => og.download());
@@ -224,11 +212,11 @@ test('chromium client: a new incident from a form with no record, offline: liste
     assert.deepEqual(listed.records.map((r) => r.sys_id), [created]);
     const outbox = await value(page, (og) => og.outbox());
     assert.deepEqual(outbox.entries.map((e) => [e.id, e.action, e.table, e.sys_id]), [[run.outbox_id, 'create_incident', 'incident', created]]);
-    assert.equal((await instance.admin(`/api/now/table/incident/${created}`)).status, 404, 'the instance is unchanged while offline');
+    assert.equal((await suite.instance.admin(`/api/now/table/incident/${created}`)).status, 404, 'the instance is unchanged while offline');
 
     await context.setOffline(false);
     await syncAll(page);
-    const found = await instance.admin(`/api/now/table/incident?sysparm_query=short_description=${title}`);
+    const found = await suite.instance.admin(`/api/now/table/incident?sysparm_query=short_description=${title}`);
     assert.deepEqual(found.body.result.map((r) => r.sys_id), [created], 'one incident, under the device\'s id');
   } finally {
     await context.close();
