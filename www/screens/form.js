@@ -34,22 +34,26 @@ function control(input, id, describedBy, onFile) {
       return h('input', { ...common, type: 'datetime-local', step: 1 });
     case 'file': {
       const preview = h('div', { class: 'file-preview', 'aria-live': 'polite' });
-      const pick = (capture) => {
-        const chooser = h('input', { type: 'file', accept: capture ? 'image/*' : null, capture: capture ? 'environment' : null, class: 'visually-hidden', tabindex: -1, 'aria-hidden': 'true' });
-        chooser.addEventListener('change', () => {
-          const file = chooser.files[0];
+      // The choosers stay in the form (hidden), so a test driver can hand them a file the
+      // way WebDriver does: by setting the input, where no native file dialog can be driven.
+      const chooser = (capture) => {
+        const box = h('input', { type: 'file', accept: capture ? 'image/*' : null, capture: capture ? 'environment' : null, class: 'visually-hidden', tabindex: -1, 'aria-hidden': 'true', dataset: { chooser: capture ? 'camera' : 'file' } });
+        box.addEventListener('change', () => {
+          const file = box.files[0];
           if (!file) return;
           onFile(input.name, file);
           const url = URL.createObjectURL(file);
           preview.replaceChildren(file.type.startsWith('image/') ? h('img', { src: url, alt: `Selected: ${file.name}` }) : '', h('span', {}, file.name));
         });
-        chooser.click();
+        return box;
       };
+      const camera = chooser(true);
+      const picker = chooser(false);
       return h('div', { ...common, role: 'group', class: 'file-control', required: null },
         h('div', { class: 'action-row' },
-          h('button', { type: 'button', class: 'secondary', dataset: { capture: 'camera' }, onclick: () => pick(true) }, 'Take photo'),
-          h('button', { type: 'button', class: 'secondary', dataset: { capture: 'file' }, onclick: () => pick(false) }, 'Choose file')),
-        preview);
+          h('button', { type: 'button', class: 'secondary', dataset: { capture: 'camera' }, onclick: () => camera.click() }, 'Take photo'),
+          h('button', { type: 'button', class: 'secondary', dataset: { capture: 'file' }, onclick: () => picker.click() }, 'Choose file')),
+        camera, picker, preview);
     }
     default:
       return h('input', { ...common, type: 'text' });
