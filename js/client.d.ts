@@ -177,7 +177,7 @@ export interface Config {
   user: User;
 }
 
-/** An action as it stands for a record and the signed-in user, now. */
+/** An action as it stands for a record (or, record-less, for a table) and the signed-in user, now. */
 export interface ApplicableAction {
   name: string;
   label: string;
@@ -204,12 +204,13 @@ export interface FileInput {
 
 export interface RunOptions {
   table: string;
-  sys_id: string;
+  /** The record it runs on; left out for a record-less action, which creates its record. */
+  sys_id?: string;
   inputs?: Record<string, unknown>;
 }
 
 export interface ActionAnswer {
-  /** The target record after the action (null if it deleted it). */
+  /** The target record after the action (null if it deleted it); for a record-less action, the record it created. */
   result: OgRecord | null;
   created: { table: string; record: OgRecord }[];
   /** Whether it deleted the target. */
@@ -282,7 +283,8 @@ export class Offgrid {
   saveSchedule(schedule: Schedule): Promise<{ schedule: Schedule; next_download: Timestamp | null }>;
 
   config(): Promise<Config>;
-  actionsFor(table: string, sysId: string): Promise<ApplicableAction[]>;
+  /** With no `sysId`: the table's record-less actions (those that create a record). */
+  actionsFor(table: string, sysId?: string): Promise<ApplicableAction[]>;
   run(name: string, options: RunOptions): Promise<ActionAnswer>;
 
   list(table: string, options?: ListOptions): Promise<ListAnswer>;

@@ -196,13 +196,19 @@ export class Offgrid {
   /** The instance's configuration (tables and scopes, actions, policy, user); from the cache offline. */
   config() { return this.request('GET', '/api/offgrid/config'); }
 
-  /** The table's actions for a record, each with whether it applies to the record and can run now, and why not. */
+  /**
+   * The table's actions for a record, each with whether it applies to the record and can run now, and why not.
+   * Without `sysId`: the table's record-less actions (those that create a record, for a "New" form).
+   */
   async actionsFor(table, sysId) {
-    const query = new URLSearchParams({ table, sys_id: sysId });
+    const query = new URLSearchParams(sysId ? { table, sys_id: sysId } : { table });
     return (await this.request('GET', `/offgrid/actions?${query}`)).actions;
   }
 
-  /** Runs an action: live online, queued offline (`queued: true`, `outbox_id`, `state`). */
+  /**
+   * Runs an action: live online, queued offline (`queued: true`, `outbox_id`, `state`). A record-less
+   * action takes no `sys_id`; its answer's `result` is the record it created.
+   */
   async run(name, { table, sys_id: sysId, inputs = {} } = {}) {
     const body = { table, sys_id: sysId, inputs };
     const { response, body: answer } = await this.#send('POST', `/api/offgrid/actions/${encode(name)}`, body);

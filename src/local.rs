@@ -40,15 +40,17 @@ pub struct LocalPlan {
     pub puts: Vec<(String, Record)>,
     /// `(table, sys_id)` to delete from the cache.
     pub deletes: Vec<(String, String)>,
-    /// The target as it was before the action: its shadow, where it has none yet.
-    pub shadow: (String, Record),
+    /// The target as it was before the action: its shadow, where it has none yet. `None` for
+    /// a record-less action: the instance has no version of the record it creates.
+    pub shadow: Option<(String, Record)>,
     /// The outbox entry that carries the action to the instance.
     pub entry: Entry,
 }
 
 /// Runs action `def` (already found for `invocation`) offline on `cached` (the target as the
-/// cache holds it) and plans its local effects and outbox entry `id`, which `outbox` assigns
-/// its `seq` and state. `invocation.inputs` carry files' metadata only (their bytes are kept
+/// cache holds it; for a record-less action, nothing) and plans its local effects and outbox
+/// entry `id`, which `outbox` assigns its `seq` and state. A record-less action's entry names
+/// the record it creates, whose id derives from `id` as it will on the instance. `invocation.inputs` carry files' metadata only (their bytes are kept
 /// apart). Refusals are the contract's answers, carrying the record they were checked on.
 pub fn plan_action(
     def: &ActionDef,
@@ -63,12 +65,8 @@ pub fn plan_action(
     if def.offline {
         permitted(def, &actor.user.user_name, &actor.roles)?;
     }
-    let Invocation {
-        table,
-        sys_id,
-        inputs,
-        ..
-    } = invocation;
+    let sys_id = invocation.target(def, &id)?;
+    let Invocation { table, inputs, .. } = invocation;
     let mut store = MemoryStore::new();
     if let Some(record) = &cached {
         put(&mut store, &table, record.clone());
@@ -88,8 +86,18 @@ pub fn plan_action(
         &inputs,
     )
     .map_err(|e| ApiError::from_action(&e, cached.as_ref()))?;
-    // run() found the target, so it was cached.
-    let before = cached.ok_or_else(|| ApiError::no_record(&table, &sys_id))?;
+    let shadow = if def.record {
+        // run() found the target, so it was cached.
+        let before = cached.ok_or_else(|| ApiError::no_record(&table, &sys_id))?;
+        Some((table.clone(), before))
+    } else {
+        None
+    };
+    // A record-less action has no base: nothing of its record was seen before it.
+    let base = shadow
+        .as_ref()
+        .map(|(_, before)| Base::capture(before, &def.written_fields()))
+        .unwrap_or_default();
     let entry = outbox
         .enqueue(NewEntry {
             id,
@@ -98,7 +106,7 @@ pub fn plan_action(
             table: table.clone(),
             sys_id: sys_id.clone(),
             inputs,
-            base: Base::capture(&before, &def.written_fields()),
+            base,
             queued_at: actor.now,
         })
         .clone();
@@ -129,7 +137,7 @@ pub fn plan_action(
         outcome,
         puts,
         deletes,
-        shadow: (table, before),
+        shadow,
         entry,
     })
 }
@@ -319,7 +327,12 @@ mod tests {
             {"name": "note", "label": "Note", "table": "wm_task", "offline": true,
              "inputs": [{"name": "text", "label": "Text", "type": "text", "required": true}],
              "steps": [{"mode": "both", "op": "journal", "element": "work_notes",
-                        "value": "${input.text}"}]}
+                        "value": "${input.text}"}]},
+            {"name": "open", "label": "New task", "table": "wm_task", "record": false,
+             "offline": true,
+             "inputs": [{"name": "what", "label": "What", "type": "string", "required": true}],
+             "steps": [{"mode": "both", "op": "create", "table": "wm_task",
+                        "set": {"short_description": "${input.what}", "state": "draft"}}]}
         ]))
         .unwrap()
     }
@@ -342,7 +355,7 @@ mod tests {
     fn call(inputs: serde_json::Value) -> Invocation {
         Invocation {
             table: "wm_task".into(),
-            sys_id: "t1".into(),
+            sys_id: Some("t1".into()),
             inputs: inputs.as_object().cloned().unwrap_or_default(),
             id: None,
         }
@@ -383,12 +396,57 @@ mod tests {
         let record = plan.outcome.record.clone().unwrap();
         assert_eq!(record.text("state").as_deref(), Some("accepted"));
         assert_eq!(plan.puts, [("wm_task".to_string(), record)]);
-        assert_eq!(plan.shadow, ("wm_task".to_string(), task("assigned")));
+        assert_eq!(plan.shadow, Some(("wm_task".to_string(), task("assigned"))));
         assert_eq!(plan.entry.seq, 1);
         assert_eq!(plan.entry.state, EntryState::Pending);
         assert_eq!(plan.entry.base.mod_count, 2);
         assert_eq!(plan.entry.base.fields["state"], "assigned");
         assert_eq!(outbox.entries(), [plan.entry]);
+    }
+
+    #[test]
+    fn a_record_less_action_plans_a_new_local_record_and_an_entry_naming_it_with_no_shadow() {
+        let mut outbox = Outbox::new();
+        let set = actions();
+        let invocation = Invocation {
+            sys_id: None,
+            ..call(json!({"what": "Pump leaks"}))
+        };
+        let def = invocation.action(&set, "open").unwrap();
+        let plan = plan_action(
+            def,
+            invocation,
+            None,
+            &actor(),
+            "e-open".into(),
+            &mut outbox,
+        )
+        .unwrap();
+        let created = crate::record::derived_sys_id("e-open", 1);
+        let record = plan.outcome.record.clone().unwrap();
+        assert_eq!(record.sys_id(), Some(created.as_str()));
+        assert_eq!(
+            record.text("short_description").as_deref(),
+            Some("Pump leaks")
+        );
+        assert_eq!(plan.puts, [("wm_task".to_string(), record)]);
+        assert_eq!(
+            plan.shadow, None,
+            "the instance has no version of a new record"
+        );
+        assert_eq!(
+            (plan.entry.table.as_str(), plan.entry.sys_id.as_str()),
+            ("wm_task", created.as_str())
+        );
+        assert_eq!(plan.entry.base, Base::default());
+        assert_eq!(outbox.entries(), std::slice::from_ref(&plan.entry));
+        // Replayed alone over no instance version, the entry makes the same record again.
+        let replayed = replay(&set, &actor().user, "wm_task", None, &[plan.entry]);
+        assert_eq!(
+            replayed.record("wm_task", &created),
+            plan.outcome.record,
+            "replay rebuilds it with the same id"
+        );
     }
 
     #[test]

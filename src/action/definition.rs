@@ -10,7 +10,7 @@ mod reader;
 use super::input::InputDef;
 use super::template::Template;
 use crate::query::{Query, QueryContext};
-use crate::record::Record;
+use crate::record::{derived_sys_id, Record};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,8 +33,13 @@ pub struct ActionDef {
     pub name: String,
     /// What the app shows.
     pub label: String,
-    /// The table of the records it runs on.
+    /// The table of the records it runs on (or, record-less, creates).
     pub table: String,
+    /// Whether it runs on an existing record (`true`, the default) or is record-less
+    /// (`"record": false`): called with no `sys_id`, its first step (a `both create` in its
+    /// own table) makes the record that its later steps work on.
+    #[serde(skip_serializing_if = "is_true")]
+    pub record: bool,
     /// Whether it may run on the device while offline.
     pub offline: bool,
     /// The roles that may run it; `None` for every signed-in user. [`ADMIN_ROLE`] may run
@@ -48,6 +53,10 @@ pub struct ActionDef {
     pub inputs: Vec<InputDef>,
     /// What it does, in order.
     pub steps: Vec<Step>,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// Where a step runs.
@@ -188,6 +197,14 @@ impl ActionDef {
     pub fn to_json(&self) -> Value {
         // Cannot fail: every map key is a string and every leaf is already JSON.
         serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The `sys_id` of the record a record-less action creates in invocation
+    /// `invocation_id`: its first step's, derived from the invocation's id as every created
+    /// record's is, so the device and the instance give the new record the same id. `None`
+    /// for an action that runs on an existing record.
+    pub fn new_record_id(&self, invocation_id: &str) -> Option<String> {
+        (!self.record).then(|| derived_sys_id(invocation_id, 1))
     }
 
     /// Whether the action shows for `record` (always, when it has no condition).
@@ -412,5 +429,54 @@ mod tests {
         let err = ActionSet::from_json(&json!([{"name": "x"}])).unwrap_err();
         assert_eq!(err.to_string(), "action 'x': `table` is required");
         assert!(ActionSet::from_json(&json!({})).is_err());
+    }
+
+    fn record_less(steps: Value) -> Value {
+        json!({"name": "new_incident", "table": "incident", "record": false, "offline": true,
+               "steps": steps})
+    }
+
+    #[test]
+    fn a_record_less_action_loads_when_it_starts_by_creating_its_record_in_its_table() {
+        let def = ActionDef::from_json(&record_less(json!([
+            {"mode": "both", "op": "create", "table": "incident", "set": {"state": "new"}},
+            {"mode": "both", "op": "journal", "element": "work_notes", "value": "Opened"}
+        ])))
+        .unwrap();
+        assert!(!def.record);
+        assert_eq!(
+            def.new_record_id("inv-1"),
+            Some(crate::record::derived_sys_id("inv-1", 1))
+        );
+        assert_eq!(def.to_json()["record"], json!(false));
+        assert_eq!(ActionDef::from_json(&def.to_json()).unwrap(), def);
+        let on_a_record = ActionDef::from_json(&accept_task_json()).unwrap();
+        assert!(on_a_record.record && on_a_record.new_record_id("inv-1").is_none());
+        assert!(on_a_record.to_json().get("record").is_none());
+    }
+
+    #[test]
+    fn a_record_less_action_must_create_its_record_first_on_both_sides_and_have_no_condition() {
+        for steps in [
+            json!([]),
+            json!([{"mode": "both", "op": "update", "set": {"state": "new"}}]),
+            json!([{"mode": "both", "op": "create", "table": "problem", "set": {}}]),
+            json!([
+                {"mode": "offline", "op": "create", "table": "incident", "set": {}},
+                {"mode": "online", "op": "create", "table": "incident", "set": {}}
+            ]),
+        ] {
+            assert_refused(
+                refused(record_less(steps)),
+                "must start with a both create step in its own table incident",
+            );
+        }
+        let mut json = record_less(json!([
+            {"mode": "both", "op": "create", "table": "incident", "set": {}}
+        ]));
+        json["condition"] = json!("state=new");
+        assert_refused(refused(json.clone()), "no record for a `condition`");
+        json["record"] = json!("no");
+        assert_refused(refused(json), "`record` must be true or false");
     }
 }

@@ -167,8 +167,9 @@ impl ActionError {
 }
 
 /// Runs action `def` on record `sys_id` of its table: the steps of `side`'s modes, in order.
-/// Either every step succeeds and all their writes are stored, or the store is left as it
-/// was.
+/// For a record-less action `sys_id` is the record it creates ([`ActionDef::new_record_id`]),
+/// which must not exist yet. Either every step succeeds and all their writes are stored, or
+/// the store is left as it was.
 pub fn run(
     def: &ActionDef,
     side: Side,
@@ -184,9 +185,14 @@ pub fn run(
         });
     }
     let inputs = def.validate_inputs(inputs).map_err(ActionError::Inputs)?;
-    let record = store
-        .get(&def.table, sys_id)?
-        .ok_or_else(|| not_found(&def.table, sys_id))?;
+    // A record-less action's first step makes its record (and refuses one that exists).
+    let record = if def.record {
+        store
+            .get(&def.table, sys_id)?
+            .ok_or_else(|| not_found(&def.table, sys_id))?
+    } else {
+        Record::new()
+    };
     // Checked on the instance too: the record may have changed since the device saw it.
     if !def.applies_to(&record, &ctx.user) {
         return Err(ActionError::NotApplicable {
@@ -404,7 +410,11 @@ impl Run<'_> {
             self.overlay.put(&self.def.table, target.clone())?;
         }
         let mut created = Vec::new();
-        for (table, sys_id) in &self.created {
+        // A record-less action's own record is its target, not one more created record.
+        let others = self.created.iter().filter(|(table, sys_id)| {
+            (table.as_str(), sys_id.as_str()) != (&self.def.table, self.sys_id)
+        });
+        for (table, sys_id) in others {
             if let Some(record) = self.overlay.get(table, sys_id)? {
                 created.push((table.clone(), record));
             }
@@ -975,5 +985,61 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.code(), "storage");
         assert_eq!(err.to_string(), "storage failed: disk on fire");
+    }
+
+    #[test]
+    fn a_record_less_action_creates_its_record_and_its_later_steps_work_on_it() {
+        let def = ActionDef::from_json(&json!({
+            "name": "new_incident", "table": "incident", "record": false, "offline": true,
+            "inputs": [{"name": "what", "label": "What", "type": "string", "required": true}],
+            "steps": [
+                {"mode": "both", "op": "create", "table": "incident",
+                 "set": {"short_description": "${input.what}", "state": "new"}},
+                {"mode": "both", "op": "update", "set": {"priority": "2"}},
+                {"mode": "both", "op": "journal", "element": "work_notes", "value": "Opened"}
+            ]
+        }))
+        .unwrap();
+        let id = def.new_record_id(&ctx().invocation_id).unwrap();
+        let mut store = MemoryStore::new();
+        let given = inputs(json!({"what": "Leak"}));
+        let outcome = run(
+            &def,
+            Side::Device,
+            &mut store,
+            &mut NoHooks,
+            &ctx(),
+            &id,
+            &given,
+        )
+        .unwrap();
+        let record = outcome.record.clone().unwrap();
+        assert_eq!(record.sys_id(), Some(id.as_str()));
+        assert_eq!(
+            (record.text("short_description"), record.text("priority")),
+            (Some("Leak".into()), Some("2".into()))
+        );
+        assert!(
+            outcome.created.is_empty(),
+            "its record is the target, not one more"
+        );
+        assert!(!outcome.deleted);
+        assert_eq!(outcome.journal[0].element_id, id);
+        assert_eq!(store.get("incident", &id).unwrap(), Some(record));
+        let before = store.clone();
+        let again = run(
+            &def,
+            Side::Instance,
+            &mut store,
+            &mut NoHooks,
+            &ctx(),
+            &id,
+            &given,
+        );
+        assert!(
+            matches!(again, Err(ActionError::Exists { .. })),
+            "{again:?}"
+        );
+        assert_untouched(&store, &before);
     }
 }

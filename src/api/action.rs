@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 pub struct Invocation {
     /// The record's table.
     pub table: String,
-    /// The record's `sys_id`.
-    pub sys_id: String,
+    /// The record's `sys_id`; `None` for a record-less action, which creates its record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sys_id: Option<String>,
     /// The action's inputs by name.
     #[serde(default)]
     pub inputs: Map<String, Value>,
@@ -32,7 +33,7 @@ impl Invocation {
     pub fn from_value(body: Value) -> Result<Self, ApiError> {
         let invocation: Self = serde_json::from_value(body).map_err(|e| {
             ApiError::bad_request(format!(
-                "an action call is {{\"table\", \"sys_id\", \"inputs\", \"id\"?}}: {e}"
+                "an action call is {{\"table\", \"sys_id\"?, \"inputs\", \"id\"?}}: {e}"
             ))
         })?;
         match &invocation.id {
@@ -46,6 +47,25 @@ impl Invocation {
     /// The definition of action `name` for this invocation ([`definition`]).
     pub fn action<'a>(&self, set: &'a ActionSet, name: &str) -> Result<&'a ActionDef, ApiError> {
         definition(set, name, &self.table)
+    }
+
+    /// The `sys_id` of the record `def` runs on when this call runs as invocation
+    /// `invocation_id`: the call's own, or for a record-less action the one it creates
+    /// ([`ActionDef::new_record_id`]). 400 `bad_request` when the call names no record for an
+    /// action that needs one, or one for an action that creates it.
+    pub fn target(&self, def: &ActionDef, invocation_id: &str) -> Result<String, ApiError> {
+        match (def.new_record_id(invocation_id), &self.sys_id) {
+            (None, Some(sys_id)) => Ok(sys_id.clone()),
+            (Some(created), None) => Ok(created),
+            (None, None) => Err(ApiError::bad_request(format!(
+                "action {} works on a record: send its sys_id with the table",
+                def.name
+            ))),
+            (Some(_), Some(_)) => Err(ApiError::bad_request(format!(
+                "action {} creates a new {} record: call it with no sys_id",
+                def.name, def.table
+            ))),
+        }
     }
 }
 
@@ -167,17 +187,22 @@ pub struct Applicable {
 
 /// The actions of `table` as they stand for `record` (the device's version of it), the user
 /// of `ctx` with `roles`, `offline` or not, in definition order. Conditions and roles are the
-/// ones every run checks ([`ActionDef::applies_to`], [`ActionDef::refusal`]).
+/// ones every run checks ([`ActionDef::applies_to`], [`ActionDef::refusal`]). With no record,
+/// the table's record-less actions (those that create one); with one, those that run on it.
 pub fn applicable<R: AsRef<str>>(
     set: &ActionSet,
     table: &str,
-    record: &Record,
+    record: Option<&Record>,
     ctx: &QueryContext,
     roles: &[R],
     offline: bool,
 ) -> Vec<Applicable> {
+    let none = Record::new();
+    let subject = record.unwrap_or(&none);
     set.for_table(table)
+        .filter(|def| def.record == record.is_some())
         .map(|def| {
+            let record = subject;
             // The refusals a run would meet, in the order a run meets them.
             let action = def.label.clone();
             let reason = if let Some(refusal) = def.refusal(&ctx.user_name, roles) {
@@ -214,9 +239,33 @@ mod tests {
 
     #[test]
     fn an_invocation_names_what_is_wrong_with_it() {
-        let e = Invocation::from_value(json!({"table": "wm_task"})).unwrap_err();
+        let e = Invocation::from_value(json!({"sys_id": "a"})).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (400, "bad_request"));
+        assert!(e.message.contains("table"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_record_action_needs_a_sys_id_and_a_record_less_one_refuses_one() {
+        let set = catalog();
+        let call = |sys_id: Option<&str>| Invocation {
+            table: "incident".into(),
+            sys_id: sys_id.map(str::to_string),
+            inputs: Map::new(),
+            id: None,
+        };
+        let close = set.get("close").unwrap();
+        assert_eq!(call(Some("i1")).target(close, "inv").unwrap(), "i1");
+        let e = call(None).target(close, "inv").unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (400, "bad_request"));
         assert!(e.message.contains("sys_id"), "{}", e.message);
+        let open = set.get("open").unwrap();
+        assert_eq!(
+            call(None).target(open, "inv").unwrap(),
+            crate::record::derived_sys_id("inv", 1),
+            "the record it creates, with the id its first step gives it"
+        );
+        let e = call(Some("i1")).target(open, "inv").unwrap_err();
+        assert!(e.message.contains("no sys_id"), "{}", e.message);
     }
 
     #[test]
@@ -238,7 +287,7 @@ mod tests {
         .unwrap();
         let call = |table: &str| Invocation {
             table: table.into(),
-            sys_id: "a".into(),
+            sys_id: Some("a".into()),
             inputs: Map::new(),
             id: None,
         };
@@ -280,7 +329,13 @@ mod tests {
             {"name": "escalate", "label": "Escalate", "table": "wm_task",
              "steps": [{"mode": "online", "op": "update", "set": {"priority": "1"}}]},
             {"name": "close", "label": "Close", "table": "incident", "offline": true,
-             "steps": [{"mode": "both", "op": "update", "set": {"state": "closed"}}]}
+             "steps": [{"mode": "both", "op": "update", "set": {"state": "closed"}}]},
+            {"name": "open", "label": "New incident", "table": "incident", "record": false,
+             "offline": true, "roles": ["technician"],
+             "steps": [{"mode": "both", "op": "create", "table": "incident",
+                        "set": {"state": "new"}}]},
+            {"name": "file", "label": "File", "table": "incident", "record": false,
+             "steps": [{"mode": "both", "op": "create", "table": "incident", "set": {}}]}
         ]))
         .unwrap()
     }
@@ -301,7 +356,7 @@ mod tests {
         let list = applicable(
             &catalog(),
             "wm_task",
-            &task("assigned"),
+            Some(&task("assigned")),
             &ctx(),
             &["technician"],
             false,
@@ -327,7 +382,7 @@ mod tests {
         let list = applicable(
             &catalog(),
             "wm_task",
-            &task("accepted"),
+            Some(&task("accepted")),
             &ctx(),
             &["technician"],
             false,
@@ -345,7 +400,7 @@ mod tests {
         let list = applicable(
             &catalog(),
             "wm_task",
-            &task("assigned"),
+            Some(&task("assigned")),
             &ctx(),
             &["admin"],
             true,
@@ -362,5 +417,36 @@ mod tests {
             accept.available,
             "an offline action stays available offline"
         );
+    }
+
+    #[test]
+    fn without_a_record_only_the_tables_record_less_actions_are_listed_and_with_one_none_are() {
+        let list = applicable(&catalog(), "incident", None, &ctx(), &["dispatcher"], true);
+        let seen: Vec<_> = list
+            .iter()
+            .map(|a| (a.name.as_str(), a.applies, a.available))
+            .collect();
+        assert_eq!(seen, [("open", false, false), ("file", true, false)]);
+        assert!(list[0].reason.as_deref().unwrap().contains("technician"));
+        assert!(list[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("not available offline"));
+        let list = applicable(&catalog(), "incident", None, &ctx(), &["technician"], true);
+        assert!(list[0].applies && list[0].available && list[0].reason.is_none());
+        let incident = Record::from_value(json!({"sys_id": "i", "state": "new"})).unwrap();
+        let names: Vec<_> = applicable(
+            &catalog(),
+            "incident",
+            Some(&incident),
+            &ctx(),
+            &["technician"],
+            false,
+        )
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+        assert_eq!(names, ["close"]);
     }
 }

@@ -134,8 +134,22 @@ fn decide<S: Ledger, R: AsRef<str>>(
         let result = failure(entry, SyncStatus::Blocked, "blocked", message.into(), None);
         return Ok(kept(result));
     }
-    let Some(before) = store.get(&entry.table, &entry.sys_id)? else {
-        return Ok(kept(deleted(entry)));
+    // A record-less action's entry names the record it creates, with the id the device
+    // derived from the entry's; any other id would create a record the device does not know.
+    let before = match def.new_record_id(&entry.id) {
+        None => match store.get(&entry.table, &entry.sys_id)? {
+            Some(before) => Some(before),
+            None => return Ok(kept(deleted(entry))),
+        },
+        Some(created) if created == entry.sys_id => None,
+        Some(created) => {
+            let e = ApiError::bad_request(format!(
+                "action {} creates its record as {created}, the id the entry's own id gives it, \
+                 not {}",
+                def.name, entry.sys_id
+            ));
+            return Ok(kept(rejected(entry, e)));
+        }
     };
     let ctx = ActionContext {
         user: user.clone(),
@@ -157,7 +171,7 @@ fn decide<S: Ledger, R: AsRef<str>>(
         Ok(outcome) => outcome,
         Err(e) => {
             let refusal = store.take_refusal();
-            return refused(entry, e, refusal, &before).map(kept);
+            return refused(entry, e, refusal, before.as_ref()).map(kept);
         }
     };
     let writes: Map<String, Value> = match &outcome.record {
@@ -168,13 +182,18 @@ fn decide<S: Ledger, R: AsRef<str>>(
             .collect(),
         None => Map::new(),
     };
-    if let Verdict::Conflict(c) = conflict::check(&entry.base, &writes, Some(&before)) {
+    // A record the entry creates has no earlier version to conflict with.
+    let verdict = match &before {
+        Some(before) => conflict::check(&entry.base, &writes, Some(before)),
+        None => Verdict::Merge { fields: Vec::new() },
+    };
+    if let Verdict::Conflict(c) = verdict {
         let mut result = failure(
             entry,
             SyncStatus::Conflict,
             c.code,
             c.message,
-            Some(&before),
+            before.as_ref(),
         );
         if let Some(error) = &mut result.error {
             error.field = c.field;
@@ -258,25 +277,21 @@ fn deleted(entry: &SyncEntry) -> SyncResult {
 }
 
 /// How an entry the engine refused is answered. Validation failures on the instance's
-/// current record are conflicts (the user resolves them); bad inputs are rejections.
+/// current record (`None` for the record a record-less action creates) are conflicts (the
+/// user resolves them); bad inputs are rejections.
 fn refused(
     entry: &SyncEntry,
     e: ActionError,
     refusal: Option<String>,
-    current: &Record,
+    current: Option<&Record>,
 ) -> Result<SyncResult, StoreError> {
     let message = e.to_string();
     Ok(match e {
         ActionError::NotFound { .. } => deleted(entry),
         ActionError::NotApplicable { .. } | ActionError::Validation { .. } => {
-            let message = format!("{message}{}", moved_since(&entry.base, current));
-            failure(
-                entry,
-                SyncStatus::Conflict,
-                e.code(),
-                message,
-                Some(current),
-            )
+            let since = current.map(|c| moved_since(&entry.base, c));
+            let message = format!("{message}{}", since.unwrap_or_default());
+            failure(entry, SyncStatus::Conflict, e.code(), message, current)
         }
         ActionError::Inputs(ref errors) => {
             let mut result = failure(entry, SyncStatus::Rejected, e.code(), message, None);
@@ -287,13 +302,9 @@ fn refused(
         }
         // The same entry would make the same record again however often it is resent.
         ActionError::Exists { .. } => failure(entry, SyncStatus::Rejected, e.code(), message, None),
-        ActionError::UnavailableOffline { .. } | ActionError::Hook { .. } => failure(
-            entry,
-            SyncStatus::Rejected,
-            e.code(),
-            message,
-            Some(current),
-        ),
+        ActionError::UnavailableOffline { .. } | ActionError::Hook { .. } => {
+            failure(entry, SyncStatus::Rejected, e.code(), message, current)
+        }
         ActionError::Store(fault) => match refusal {
             Some(reason) => {
                 let refused = ApiError::invalid_attachment(reason);
@@ -362,6 +373,13 @@ mod tests {
                 {"mode": "both", "op": "validate", "condition": "state=work_in_progress",
                  "message": "Only work in progress can be closed"},
                 {"mode": "both", "op": "update", "set": {"state": "closed_complete"}}
+             ]},
+            {"name": "open", "table": TABLE, "record": false, "offline": true,
+             "inputs": [{"name": "what", "label": "What", "type": "string", "required": true}],
+             "steps": [
+                {"mode": "both", "op": "create", "table": TABLE,
+                 "set": {"short_description": "${input.what}", "state": "new"}},
+                {"mode": "both", "op": "journal", "element": "work_notes", "value": "Opened"}
              ]}
         ]));
         match set {
@@ -832,5 +850,43 @@ mod tests {
         let failed =
             Lanes::new().apply(&e, &set, &mut store, &mut NoHooks, &beth(), &["technician"]);
         assert_eq!(failed, Err(StoreError("disk full".to_string())));
+    }
+
+    #[test]
+    fn a_record_less_entry_creates_its_record_under_the_devices_id_once_and_a_replay_is_applied() {
+        let mut books = books(&[]);
+        let created = crate::record::derived_sys_id(&uuid("e9"), 1);
+        let e = entry("e9", "open", &created, json!({}), json!({"what": "Leak"}));
+        let mut lanes = Lanes::new();
+        let first = apply(&mut books, &mut lanes, &e);
+        assert_eq!(first.result.status, SyncStatus::Applied);
+        assert!(first.commit);
+        let record = current(&books, &created);
+        assert_eq!(
+            (record.text("short_description"), record.text("state")),
+            (Some("Leak".into()), Some("new".into()))
+        );
+        assert_eq!(first.result.record.as_ref(), Some(&record));
+        assert_eq!(
+            books.records.journal.len(),
+            1,
+            "the note went on the new record"
+        );
+        let again = apply(&mut books, &mut Lanes::new(), &e);
+        assert_eq!(again.result, first.result, "the first answer, again");
+        assert!(!again.commit);
+        assert_eq!(books.records.tables[TABLE].len(), 1, "one record, not two");
+        assert_eq!(books.records.journal.len(), 1);
+    }
+
+    #[test]
+    fn a_record_less_entry_naming_another_id_than_its_own_is_rejected_and_creates_nothing() {
+        let mut books = books(&[]);
+        let e = entry("ea", "open", "t1", json!({}), json!({"what": "Leak"}));
+        let applied = apply(&mut books, &mut Lanes::new(), &e);
+        assert_eq!(applied.result.status, SyncStatus::Rejected);
+        assert_eq!(error(&applied).code, "bad_request");
+        assert!(error(&applied).message.contains("creates its record as"));
+        assert!(books.records.tables.get(TABLE).is_none_or(|t| t.is_empty()));
     }
 }

@@ -150,7 +150,13 @@ async fn the_actions_of_a_record_the_device_and_instance_lack_are_404_and_a_miss
         (404, Some("not_found")),
         "{body}"
     );
-    let (s, body) = call(&rt, "GET", "/offgrid/actions?table=wm_task", None).await;
+    let (s, body) = call(
+        &rt,
+        "GET",
+        &format!("/offgrid/actions?sys_id={missing}"),
+        None,
+    )
+    .await;
     assert_eq!(
         (s, body["error"]["code"].as_str()),
         (400, Some("bad_request")),
@@ -159,7 +165,7 @@ async fn the_actions_of_a_record_the_device_and_instance_lack_are_404_and_a_miss
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("sys_id"));
+        .contains("table is missing"));
     let (s, body) = call(
         &rt,
         "GET",
@@ -268,5 +274,133 @@ async fn a_work_note_and_a_photo_added_offline_are_read_from_the_cache_bytes_inc
     .await;
     assert_eq!(s, 404);
     assert_eq!(headers.get("X-Offgrid-Source").unwrap(), None);
+    finish(rt, &prefix).await;
+}
+
+/// `create_incident` run offline from a form with no record: the answer and the new
+/// incident's id.
+async fn create_incident_offline(
+    rt: &offgrid::web::runtime::Runtime,
+    title: &str,
+) -> (Value, String) {
+    let inputs = json!({"short_description": title, "priority": "2",
+                        "description": "Water under the pump"});
+    let (s, body) = call(
+        rt,
+        "POST",
+        "/api/offgrid/actions/create_incident",
+        Some(json!({"table": "incident", "inputs": inputs})),
+    )
+    .await;
+    assert_eq!(s, 202, "{body}");
+    let created = id(&body["result"]);
+    (body, created)
+}
+
+#[wasm_bindgen_test]
+async fn an_incident_created_offline_is_listed_from_the_cache_at_once_and_syncs_as_one_record_under_its_id(
+) {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    rt.network().force(Some(false));
+    // The "New incident" form's actions: the table's record-less ones, none of its others.
+    let (s, body) = call(&rt, "GET", "/offgrid/actions?table=incident", None).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["sys_id"], Value::Null);
+    let names: Vec<&str> = body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["create_incident"]);
+    let create = &body["actions"][0];
+    assert_eq!(
+        (&create["applies"], &create["available"], &create["reason"]),
+        (&json!(true), &json!(true), &Value::Null)
+    );
+
+    let title = format!("Leak-{}", &offgrid::record::new_uuid()[..8]);
+    let (body, created) = create_incident_offline(&rt, &title).await;
+    let entry_id = body["outbox_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created,
+        offgrid::record::derived_sys_id(&entry_id, 1),
+        "the id the instance will give it"
+    );
+    assert_eq!(body["result"]["assigned_to"], USER);
+    let list = format!("/api/now/table/incident?sysparm_query=short_description={title}");
+    let (s, listed, headers) = call_with_headers(&rt, "GET", &list, None).await;
+    assert_eq!(s, 200, "{listed}");
+    assert_eq!(
+        headers.get("X-Offgrid-Source").unwrap().as_deref(),
+        Some("cache")
+    );
+    assert_eq!(
+        ids(&listed),
+        std::slice::from_ref(&created),
+        "listed at once, offline"
+    );
+    let entries = outbox(&rt).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (
+            entries[0]["id"].as_str(),
+            entries[0]["action"].as_str(),
+            entries[0]["table"].as_str(),
+            entries[0]["sys_id"].as_str(),
+            entries[0]["state"].as_str()
+        ),
+        (
+            Some(entry_id.as_str()),
+            Some("create_incident"),
+            Some("incident"),
+            Some(created.as_str()),
+            Some("pending")
+        )
+    );
+    let (s, _) = instance(
+        "admin",
+        "GET",
+        &format!("/api/now/table/incident/{created}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "the instance is unchanged until the sync");
+
+    rt.network().force(None);
+    let report = sync(&rt).await;
+    assert_eq!(report["applied"], 1, "{report}");
+    assert!(outbox(&rt).await.is_empty());
+    let incident = instance_record("incident", &created).await;
+    assert_eq!(
+        (&incident["short_description"], &incident["description"]),
+        (&json!(title), &json!("Water under the pump"))
+    );
+    let (s, found) = instance("admin", "GET", &list, None).await;
+    assert_eq!(s, 200, "{found}");
+    assert_eq!(ids(&found), [created], "one incident on the instance");
+    finish(rt, &prefix).await;
+}
+
+#[wasm_bindgen_test]
+async fn deleting_the_entry_of_an_incident_created_offline_removes_the_incident_from_the_device() {
+    let (rt, prefix) = signed_in().await;
+    download(&rt).await;
+    rt.network().force(Some(false));
+    let title = format!("Spill-{}", &offgrid::record::new_uuid()[..8]);
+    let (body, created) = create_incident_offline(&rt, &title).await;
+    let entry_id = body["outbox_id"].as_str().unwrap().to_string();
+    let (s, body) = call(&rt, "DELETE", &format!("/offgrid/outbox/{entry_id}"), None).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = call(
+        &rt,
+        "GET",
+        &format!("/api/now/table/incident/{created}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "{body}");
+    rt.network().force(None);
     finish(rt, &prefix).await;
 }

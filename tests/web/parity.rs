@@ -279,7 +279,7 @@ async fn the_worker_answers_alike_online_and_offline() {
         ),
         Case::act(
             "a choice not offered",
-            "create_incident",
+            "report_incident",
             refused,
             json!({"urgency": "9"}),
         ),
@@ -365,7 +365,7 @@ async fn the_worker_answers_alike_online_and_offline() {
         ),
         Case::act(
             "an incident (created)",
-            "create_incident",
+            "report_incident",
             &assigned[4],
             json!({"urgency": "2"}),
         ),

@@ -94,7 +94,7 @@ async fn close_complete_journal_create_and_delete_steps_run_on_the_instance() {
     );
 
     let (status, body) = beth
-        .action("create_incident", "wm_task", id, json!({"urgency": "2"}))
+        .action("report_incident", "wm_task", id, json!({"urgency": "2"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let created = &body["created"][0];

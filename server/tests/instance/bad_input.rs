@@ -90,7 +90,7 @@ async fn wrong_and_missing_inputs_are_422_with_detail_per_input() {
     let t = task(&admin, "assigned", "beth.anglin").await;
     let id = t["sys_id"].as_str().unwrap();
     let (status, body) = beth
-        .action("create_incident", "wm_task", id, json!({"urgency": "9"}))
+        .action("report_incident", "wm_task", id, json!({"urgency": "9"}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "invalid_inputs");

@@ -43,7 +43,7 @@ async fn a_created_record_id_that_already_exists_is_refused_never_overwritten() 
     let abel = instance.login("abel.tuter").await;
     let hers = task(&admin, "work_in_progress", "beth.anglin").await;
     let his = task(&admin, "work_in_progress", "abel.tuter").await;
-    let report = entry("create_incident", &hers, &[], json!({"urgency": "1"}));
+    let report = entry("report_incident", &hers, &[], json!({"urgency": "1"}));
     let results = sync(&beth, std::slice::from_ref(&report)).await;
     assert_eq!(results[0]["status"], "applied", "{}", results[0]);
     let incidents = admin
@@ -53,7 +53,7 @@ async fn a_created_record_id_that_already_exists_is_refused_never_overwritten() 
     let before = incidents[0].clone();
 
     // The same entry id derives the same new record id: abel's create must not replace it.
-    let mut same_id = entry("create_incident", &his, &[], json!({"urgency": "3"}));
+    let mut same_id = entry("report_incident", &his, &[], json!({"urgency": "3"}));
     same_id["id"] = report["id"].clone();
     let results = sync(&abel, &[same_id]).await;
     assert_ne!(results[0]["status"], "applied", "{}", results[0]);

@@ -8,6 +8,7 @@ mod attachments;
 mod auth;
 mod bad_input;
 mod cache;
+mod create;
 mod entries;
 mod faults;
 mod hostile;

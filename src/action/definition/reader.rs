@@ -39,6 +39,7 @@ impl ActionDef {
                 "name",
                 "label",
                 "table",
+                "record",
                 "offline",
                 "roles",
                 "condition",
@@ -54,11 +55,13 @@ impl ActionDef {
         if table.is_empty() {
             return Err(at("`table` must not be empty".into()));
         }
-        let offline = match obj.get("offline") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(at("`offline` must be true or false".into())),
+        let flag = |key: &str, absent: bool| match obj.get(key) {
+            None | Some(Value::Null) => Ok(absent),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(at(format!("`{key}` must be true or false"))),
         };
+        let record = flag("record", true)?;
+        let offline = flag("offline", false)?;
         let roles = parse_roles(obj.get("roles")).map_err(at)?;
         let condition = match optional_string(obj, "condition").map_err(at)? {
             Some(text) if !text.is_empty() => {
@@ -101,14 +104,53 @@ impl ActionDef {
             name,
             label,
             table,
+            record,
             offline,
             roles,
             condition,
             inputs,
             steps,
         };
+        def.check_record_less()?;
         def.check_counterparts()?;
         Ok(def)
+    }
+}
+
+impl ActionDef {
+    /// A record-less action has no record to show for nor to start from: no `condition`, and
+    /// its first step creates the record the later steps work on, on both sides (so the
+    /// device and the instance derive one id for it).
+    fn check_record_less(&self) -> Result<(), DefinitionError> {
+        if self.record {
+            return Ok(());
+        }
+        let fault = |step: Option<&Step>, message: String| DefinitionError {
+            action: Some(self.name.clone()),
+            step: step.map(|_| 1),
+            step_kind: step.map(Step::kind),
+            message,
+        };
+        if self.condition.is_some() {
+            return Err(fault(
+                None,
+                "a record-less action (`\"record\": false`) has no record for a `condition` to \
+                 check; leave it out"
+                    .into(),
+            ));
+        }
+        let first = self.steps.first();
+        match first.map(|step| (step.mode, &step.op)) {
+            Some((StepMode::Both, StepOp::Create { table, .. })) if *table == self.table => Ok(()),
+            _ => Err(fault(
+                first,
+                format!(
+                    "a record-less action (`\"record\": false`) must start with a both create \
+                     step in its own table {}: that step makes the record it works on",
+                    self.table
+                ),
+            )),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use super::http::{from_cache, json_response, ok};
 use super::{keys, InstanceConfig, Runtime, RuntimeError, Session};
 use crate::api::action::applicable;
 use crate::api::table::known_table;
+use crate::record::Record;
 use serde_json::json;
 use std::collections::BTreeMap;
 use web_sys::{Request, Response};
@@ -44,36 +45,31 @@ impl Runtime {
 
     /// `GET /offgrid/actions?table=T&sys_id=S`: the table's actions as they stand for the
     /// record (the device's version; the instance's when the device has none and it can be
-    /// asked) and the signed-in user, now.
+    /// asked) and the signed-in user, now. Without `sys_id`: the table's record-less actions
+    /// (those that create a record), for a form with no record selected.
     pub(super) async fn actions_for(
         &self,
         params: &BTreeMap<String, String>,
     ) -> Result<Response, RuntimeError> {
         let session = self.signed_in()?;
-        let param = |name: &str| {
-            params.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-                RuntimeError::BadRequest(format!("send ?table=...&sys_id=...: {name} is missing"))
-            })
-        };
-        let table = param("table")?;
-        let sys_id = param("sys_id")?;
+        let param = |name: &str| params.get(name).filter(|v| !v.is_empty());
+        let table = param("table").ok_or_else(|| {
+            RuntimeError::BadRequest("send ?table=...(&sys_id=...): table is missing".into())
+        })?;
+        let sys_id = param("sys_id");
         known_table(table)?;
         let offline = self.offline_now(&session);
-        // The device's version first: it carries the user's unsynced changes.
-        let record = match session.db.get_record(table, sys_id).await? {
-            Some(record) => Some(record),
-            None => self.instance_record(table, sys_id).await,
+        let record = match sys_id {
+            Some(sys_id) => Some(
+                self.device_or_instance_record(&session, table, sys_id, offline)
+                    .await?,
+            ),
+            None => None,
         };
-        let record = record.ok_or_else(|| {
-            RuntimeError::NotFound(format!(
-                "the {table} record {sys_id} is not on this device{}",
-                if offline { "" } else { " nor on the instance" }
-            ))
-        })?;
         let actions = applicable(
             &session.actions,
             table,
-            &record,
+            record.as_ref(),
             &session.ctx(),
             &session.user.role_names(),
             offline,
@@ -81,5 +77,26 @@ impl Runtime {
         Ok(ok(
             &json!({ "table": table, "sys_id": sys_id, "offline": offline, "actions": actions }),
         ))
+    }
+
+    /// The record `sys_id` of `table` as the device has it, with the user's unsynced changes;
+    /// the instance's when the device has none and it can be asked.
+    async fn device_or_instance_record(
+        &self,
+        session: &Session,
+        table: &str,
+        sys_id: &str,
+        offline: bool,
+    ) -> Result<Record, RuntimeError> {
+        let record = match session.db.get_record(table, sys_id).await? {
+            Some(record) => Some(record),
+            None => self.instance_record(table, sys_id).await,
+        };
+        record.ok_or_else(|| {
+            RuntimeError::NotFound(format!(
+                "the {table} record {sys_id} is not on this device{}",
+                if offline { "" } else { " nor on the instance" }
+            ))
+        })
     }
 }

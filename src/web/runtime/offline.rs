@@ -28,7 +28,9 @@ impl Runtime {
     ) -> Result<ActionAnswer, RuntimeError> {
         let def = invocation.action(&session.actions, name)?;
         let blobs = take_file_bytes(def, &mut invocation.inputs)?;
-        let (table, sys_id) = (invocation.table.clone(), invocation.sys_id.clone());
+        // A live call that got no answer is queued under its own id (see `local_api::action`).
+        let id = invocation.id.take().unwrap_or_else(new_uuid);
+        let (table, sys_id) = (invocation.table.clone(), invocation.target(def, &id)?);
         let _turn = self.outbox_turn.turn().await;
         let cached = session.db.get_record(&table, &sys_id).await?;
         let mut outbox = session.outbox().await?;
@@ -37,8 +39,6 @@ impl Runtime {
             roles: session.user.role_names(),
             now: self.clock.now(),
         };
-        // A live call that got no answer is queued under its own id (see `local_api::action`).
-        let id = invocation.id.take().unwrap_or_else(new_uuid);
         let plan = local::plan_action(def, invocation, cached, &actor, id.clone(), &mut outbox)?;
         let state = plan.entry.state;
         session
@@ -46,7 +46,7 @@ impl Runtime {
             .commit_local_action(LocalChanges {
                 puts: plan.puts,
                 deletes: plan.deletes,
-                shadows: vec![plan.shadow],
+                shadows: plan.shadow.into_iter().collect(),
                 blobs,
                 entry: plan.entry,
             })
@@ -164,7 +164,16 @@ impl Runtime {
             instance_version.as_ref(),
             std::slice::from_ref(&entry),
         );
-        for (table, record) in own.others(&entry.table, &entry.sys_id) {
+        // A record-less action's record exists only on the device: with its entry, it goes.
+        let created = own
+            .record(&entry.table, &entry.sys_id)
+            .filter(|_| instance_version.is_none())
+            .map(|record| (entry.table.clone(), record));
+        for (table, record) in own
+            .others(&entry.table, &entry.sys_id)
+            .into_iter()
+            .chain(created)
+        {
             if let Some(sys_id) = record.sys_id() {
                 session.db.delete_record(&table, sys_id).await?;
             }

@@ -45,6 +45,7 @@ pub async fn run_action(
                     now: Timestamp::now(),
                     invocation_id: invocation.id.clone().unwrap_or_else(new_uuid),
                 };
+                let sys_id = invocation.target(def, &ctx.invocation_id)?;
                 let ledger = |e: offgrid::store::StoreError| ApiError::internal(e.to_string());
                 let mut store = TxStore::new(tx, max);
                 // A repeated id (the browser itself resends a request whose reused connection
@@ -66,7 +67,7 @@ pub async fn run_action(
                     &mut store,
                     &mut InstanceHooks,
                     &ctx,
-                    &invocation.sys_id,
+                    &sys_id,
                     &invocation.inputs,
                 );
                 let refused = store.refused.take();
@@ -87,7 +88,7 @@ pub async fn run_action(
                     // database's.
                     Some(reason) => ApiError::invalid_attachment(reason),
                     None => {
-                        let current = tx.get(&def.table, &invocation.sys_id).ok().flatten();
+                        let current = tx.get(&def.table, &sys_id).ok().flatten();
                         ApiError::from_action(&e, current.as_ref())
                     }
                 })
