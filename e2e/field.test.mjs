@@ -203,13 +203,14 @@ test('1. Offline Mode with no cache asks to Download and Go Offline, shows progr
 
 // ---- 2 and 3 ----------------------------------------------------------------------------------
 
-test('2–3. Offline: accept, work note, photo, close another task, report an incident — each shows at once, the outbox holds five entries in order, the instance is unchanged; Sync All applies each once and the user is back online with no cache', { skip, ...LIMIT }, async () => {
+test('2–3. Offline: accept, work note, photo, close another task, a new incident from its form with no record selected — each shows at once, the outbox holds five entries in order, the instance is unchanged; Sync All applies each once and the user is back online with no cache', { skip, ...LIMIT }, async () => {
   const { context, page } = await open();
   try {
     const accept = await task('assigned', 0);
     const close = await task('work_in_progress', 0);
     const incidentsBefore = await rows('incident', `assigned_to=${USER}`);
-    const reported = (await rows('incident', `short_description=Found on site: ${accept.short_description}`)).length;
+    const description = `Found on site: ${accept.short_description}`;
+    const reported = (await rows('incident', `short_description=${description}`)).length;
     await signIn(page);
     await goOffline(page);
     await context.setOffline(true);
@@ -221,13 +222,13 @@ test('2–3. Offline: accept, work note, photo, close another task, report an in
     await steps.attachPhoto(d, { name: 'valve.png', mimeType: 'image/png', buffer: PHOTO });
     await shot(page, 'record-offline');
     await steps.closeTask(d, close.number, 'Fixed the leak, tested for an hour', { beforeSubmit: () => shot(page, 'form') });
-    const description = await steps.reportIncident(d, accept, '2');
+    await steps.newIncident(d, description, '2');
     await tab(page, '');
     await page.waitForSelector('.app-card.unsynced[href="#/list/wm_task"]');
     await shot(page, 'applications-offline');
 
     const entries = await steps.outbox(d);
-    assert.deepEqual(entries.map((e) => e.action), ['Accept', 'Add work note', 'Attach photo', 'Close complete', 'Report incident']);
+    assert.deepEqual(entries.map((e) => e.action), ['Accept', 'Add work note', 'Attach photo', 'Close complete', 'New incident']);
     assert.ok(entries.every((e) => e.state === 'pending'));
     assert.match(entries[0].text, new RegExp(accept.number));
     await shot(page, 'outbox');

@@ -160,20 +160,19 @@ export async function closeTask(d, number, notes, { beforeSubmit } = {}) {
 }
 
 /**
- * Reports an incident from a task's form: the new incident opens at once, and My Incidents
- * lists it. Resolves to its short description.
+ * Makes a new incident with no record selected: My Incidents → New incident, its form
+ * (short description, priority). The incident opens at once and My Incidents lists it.
  */
-export async function reportIncident(d, task, urgency) {
-  await openRecord(d, 'wm_task', task.number);
-  await tapAction(d, 'create_incident');
-  await d.select('#input-urgency', urgency);
+export async function newIncident(d, description, priority) {
+  await openList(d, 'incident');
+  await d.click('[data-create="create_incident"]');
+  await d.fill('#input-short_description', description);
+  await d.select('#input-priority', priority);
   await d.click('#submit');
-  const description = `Found on site: ${task.short_description}`;
   await waitText(d, '.record-title', description);
   await openList(d, 'incident');
-  await d.fill('#search', 'Found on site');
+  await d.fill('#search', description);
   await waitText(d, '.row', description);
-  return description;
 }
 
 /** The Outbox's entries, in its order: `{ state, action, text }`. */

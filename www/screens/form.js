@@ -141,10 +141,11 @@ export function formScreen(name, params) {
         toast(`${action.label}: resolved, it syncs with the next Sync All`, 'success');
       } else {
         const answer = await runAction(action, { table, sys_id: sysId ?? undefined, inputs });
-        const created = answer.created?.[0];
+        // A record the action created is what the user wants to see next: a record-less
+        // action's answer is the record it made, another's lists what it created.
+        const created = sysId ? answer.created?.[0] : { table, record: answer.result };
         await app.og.drafts.delete(key).catch(() => {});
-        // A record the action created is what the user wants to see next.
-        if (created) {
+        if (created?.record?.sys_id) {
           app.go(`#/record/${created.table}/${created.record.sys_id}`);
           return;
         }
@@ -208,5 +209,5 @@ export function formScreen(name, params) {
     toast('Progress saved', 'success');
   }
 
-  return { el, title: human(name), back: sysId ? `#/record/${table}/${sysId}` : '#/', tab: '', refresh };
+  return { el, title: human(name), back: sysId ? `#/record/${table}/${sysId}` : `#/list/${table}`, tab: '', refresh };
 }
