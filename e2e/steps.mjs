@@ -80,9 +80,6 @@ export const waitGone = (d, selector) =>
 export const waitText = (d, selector, text) =>
   d.waitFor(([s, t]) => [...document.querySelectorAll(s)].some((e) => e.textContent.includes(t)), [selector, text], `no ${selector} says "${text}"`);
 
-/** The text of every element matching `selector`. */
-export const texts = (d, selector) => d.evaluate((s) => [...document.querySelectorAll(s)].map((e) => e.textContent), selector);
-
 // ---- the steps ---------------------------------------------------------------------------------
 
 export async function tab(d, name) {
