@@ -4,7 +4,8 @@
 // precaches the shell and the wasm, the app opens with no instance to reach, the page's own
 // controls work offline, and the fallbacks for the triggers only Chromium has (Background Sync,
 // Periodic Background Sync): the page's online message and a worker's start sync the outbox
-// exactly once, and the page's heartbeat runs the scheduled download.
+// exactly once, and the page's heartbeat runs the scheduled download. The app's scenarios 2–4
+// (field.test.mjs) run here too, through the same steps (steps.mjs).
 //
 // No network is cut here: WebDriver cannot do it in Firefox or WebKit. The runtime's network is
 // forced down (a test hook of the pkg-test/ build, reached by a message to the worker) and the
@@ -17,8 +18,12 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { engines, launch } from './engines.mjs';
 import { BASE, ADDR, Instance } from './instance.mjs';
+import * as steps from './steps.mjs';
 
 const USER = 'beth.anglin';
+const DISPATCHER = 'fred.luddy';
+// A small valid PNG, as a camera would hand one over.
+const PHOTO = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
 const DRIVER_PORT = Number(process.env.OFFGRID_E2E_DRIVER_PORT ?? Number(ADDR.split(':').pop()) + 1);
 const ASSIGNED = '/api/now/table/wm_task?sysparm_query=' +
   encodeURIComponent(`assigned_to=${USER}^state=assigned^ORDERBYnumber`);
@@ -27,7 +32,8 @@ const ASSIGNED = '/api/now/table/wm_task?sysparm_query=' +
 // test instead of stopping the run.
 const LIMIT = { timeout: 180_000 };
 
-const instance = new Instance();
+// Each engine's tests take about six of the user's assigned tasks: 400 demo records hold 29.
+const instance = new Instance({ records: 400 });
 
 before(() => instance.start());
 after(() => instance.close());
@@ -97,6 +103,32 @@ async function waitForCache(browser, pattern, what) {
   await browser.$('#tabs a[data-tab=settings]').click();
   await browser.waitUntil(async () => pattern.test(await settingsFacts(browser).catch(() => '')),
     { timeout: 30000, timeoutMsg: `${what}: Settings still says "${await settingsFacts(browser).catch(() => '?')}"` });
+}
+
+const rows = async (table, query) =>
+  (await instance.admin(`/api/now/table/${table}?sysparm_query=${encodeURIComponent(query)}`)).body.result;
+const record = async (table, sysId) => (await instance.admin(`/api/now/table/${table}/${sysId}`)).body.result;
+
+// The first of the user's tasks in `state` on the instance; each test changes the ones it
+// takes, so the next engine's test takes others.
+async function task(state, n = 0) {
+  const all = await rows('wm_task', `assigned_to=${USER}^state=${state}^ORDERBYnumber`);
+  assert.ok(all.length > n, `the demo data has ${n + 1} more ${state} tasks for ${USER}`);
+  return all[n];
+}
+
+// The dispatcher sets a task's state on the instance (Table API, Basic auth).
+async function dispatcherSets(sysId, state) {
+  const answer = await instance.as(DISPATCHER, `/api/now/table/wm_task/${sysId}`, { method: 'PATCH', body: JSON.stringify({ state }) });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+}
+
+// Settings → Offline Mode on, through the "Download and Go Offline" dialog (no cache yet).
+async function offlineModeOn(b) {
+  await b.$('#tabs a[data-tab=settings]').click();
+  await b.$('#offline-mode').click();
+  await b.$('#download-go').click();
+  await b.$('#offline-mode[aria-checked="true"]').waitForExist({ timeout: 30000, timeoutMsg: 'offline mode did not turn on' });
 }
 
 // Opens My Tasks and waits for its rows.
@@ -189,9 +221,7 @@ for (const name of engines()) {
         await waitForCache(b, /Not downloaded/, 'before offline mode');
 
         // Turning offline mode on with no cache asks to download it first.
-        await b.$('#offline-mode').click();
-        await b.$('#download-go').click();
-        await b.$('#offline-mode[aria-checked="true"]').waitForExist({ timeout: 30000, timeoutMsg: 'offline mode did not turn on' });
+        await offlineModeOn(b);
         await waitForCache(b, /Records\s*\d+/, 'offline mode on');
 
         await goOffline(b);
@@ -212,6 +242,8 @@ for (const name of engines()) {
         assert.equal((await b.$$('.entry')).length, 1);
         assert.match(await b.$('.entry').getText(), /Accept/);
         await openTasks(b, 'no tasks after the change');
+        // Searched for: after the other tests' changes, it may be past the list's first page.
+        await b.$('#search').setValue(task.number);
         await b.$('.row.unsynced').waitForExist({ timeout: 10000 });
         assert.equal((await b.$$('.row.unsynced')).length, 1);
 
@@ -233,15 +265,106 @@ for (const name of engines()) {
       }
     });
 
+    test(`${name}: offline, accept, a work note, a photo, closing another task and a new incident from its form with no record selected each show at once and wait in the outbox in order, the instance unchanged; Sync All applies each once and leaves the user online with no cache`, LIMIT, async () => {
+      const b = await open();
+      try {
+        const accept = await task('assigned');
+        const close = await task('work_in_progress');
+        const description = `Found on site: ${accept.short_description}`;
+        const reported = (await rows('incident', `short_description=${description}`)).length;
+        const d = steps.webdriver(b);
+        await signIn(b);
+        await offlineModeOn(b);
+        await goOffline(b);
+
+        await steps.openRecord(d, 'wm_task', accept.number);
+        await steps.accept(d, 'On my way');
+        await steps.addWorkNote(d, 'Replaced the pressure valve');
+        await steps.attachPhoto(d, { name: 'valve.png', mimeType: 'image/png', buffer: PHOTO });
+        await steps.closeTask(d, close.number, 'Fixed the leak, tested for an hour');
+        await steps.newIncident(d, description, '2');
+
+        const entries = await steps.outbox(d);
+        assert.deepEqual(entries.map((e) => e.action), ['Accept', 'Add work note', 'Attach photo', 'Close complete', 'New incident']);
+        assert.ok(entries.every((e) => e.state === 'pending'), JSON.stringify(entries));
+
+        // The instance is back, the runtime still sees no network: nothing has reached it.
+        await instance.start();
+        assert.equal((await record('wm_task', accept.sys_id)).sys_mod_count, accept.sys_mod_count);
+        assert.equal((await record('wm_task', close.sys_id)).state, 'work_in_progress');
+        assert.equal((await rows('incident', `short_description=${description}`)).length, reported);
+
+        // Network back: Sync All.
+        await goOnline(b);
+        await steps.syncAll(d);
+        await steps.synced(d, 5);
+        const accepted = await record('wm_task', accept.sys_id);
+        assert.equal(accepted.state, 'accepted');
+        assert.equal(Number(accepted.sys_mod_count), Number(accept.sys_mod_count) + 1, 'the accept applied once');
+        const notes = await rows('sys_journal_field', `element_id=${accept.sys_id}^value=Replaced the pressure valve`);
+        assert.equal(notes.length, 1, 'the work note applied once');
+        const files = (await instance.admin(`/api/now/attachment?sysparm_query=${encodeURIComponent(`table_sys_id=${accept.sys_id}`)}`)).body.result;
+        assert.deepEqual(files.map((f) => f.file_name), ['valve.png'], 'the photo applied once');
+        assert.equal((await record('wm_task', close.sys_id)).state, 'closed_complete');
+        assert.equal((await rows('incident', `short_description=${description}`)).length, reported + 1, 'the incident was created once');
+
+        // Online, no cache, no patterns.
+        await waitForCache(b, /Not downloaded/, 'after Sync All');
+        await b.$('#offline-mode[aria-checked="false"]').waitForExist({ timeout: 30000, timeoutMsg: 'Offline Mode is still on' });
+        await openTasks(b, 'no tasks after Sync All');
+        assert.equal((await b.$$('.row.unsynced')).length, 0, 'no patterned rows after the sync');
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
+
+    test(`${name}: a task the dispatcher closed while it was accepted offline fails to sync with the message and both versions and Delete rolls it back; Resolve after the dispatcher reopens another syncs the edited change`, LIMIT, async () => {
+      const b = await open();
+      try {
+        const [first, second] = [await task('assigned', 0), await task('assigned', 1)];
+        const d = steps.webdriver(b);
+        await signIn(b);
+        await offlineModeOn(b);
+
+        await steps.openRecord(d, 'wm_task', first.number);
+        await steps.accept(d);
+        await dispatcherSets(first.sys_id, 'closed_complete');
+        await steps.syncAll(d);
+        const failed = await steps.failedEntry(d);
+        assert.match(failed.message, /\S/, 'the instance\'s message');
+        assert.deepEqual(failed.compare, ['Closed complete', 'Accepted'], 'the instance\'s value beside this device\'s');
+        await steps.deleteFailed(d);
+        await b.execute((id) => { window.location.hash = `#/record/wm_task/${id}`; }, first.sys_id);
+        await steps.waitText(d, '.record-head', 'Closed complete');
+        assert.equal((await b.$$('.record.unsynced')).length, 0, 'the rolled-back record is not marked');
+        const rolled = await record('wm_task', first.sys_id);
+        assert.equal(Number(rolled.sys_mod_count), Number(first.sys_mod_count) + 1, 'only the dispatcher\'s change applied');
+
+        await steps.openRecord(d, 'wm_task', second.number);
+        await steps.accept(d, 'first try');
+        await dispatcherSets(second.sys_id, 'closed_complete');
+        await steps.syncAll(d);
+        await steps.failedEntry(d);
+        await dispatcherSets(second.sys_id, 'assigned');
+        assert.equal(await steps.resolveFailed(d, 'second try, after the reopen'), 'first try', 'the form opens with the entry\'s inputs');
+        await steps.syncAll(d);
+        await steps.synced(d);
+        const resolved = await record('wm_task', second.sys_id);
+        assert.equal(resolved.state, 'accepted');
+        assert.equal(Number(resolved.sys_mod_count), Number(second.sys_mod_count) + 3, 'the dispatcher\'s two changes and the accept, once');
+      } finally {
+        await close();
+        await instance.start();
+      }
+    });
+
     test(`${name}: offline, an online-only action is greyed with its reason, a required input is enforced and Save progress survives a reload`, LIMIT, async () => {
       const b = await open();
       try {
         await signIn(b);
         const task = (await instance.admin(ASSIGNED)).body.result[1];
-        await b.$('#tabs a[data-tab=settings]').click();
-        await b.$('#offline-mode').click();
-        await b.$('#download-go').click();
-        await b.$('#offline-mode[aria-checked="true"]').waitForExist({ timeout: 30000, timeoutMsg: 'offline mode did not turn on' });
+        await offlineModeOn(b);
         await openTasks(b, 'no tasks');
         await b.$('#search').setValue(task.number);
         await b.waitUntil(async () => (await b.$$('.row')).length === 1, { timeout: 10000, timeoutMsg: 'the search did not find the task' });

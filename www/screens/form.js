@@ -34,22 +34,26 @@ function control(input, id, describedBy, onFile) {
       return h('input', { ...common, type: 'datetime-local', step: 1 });
     case 'file': {
       const preview = h('div', { class: 'file-preview', 'aria-live': 'polite' });
-      const pick = (capture) => {
-        const chooser = h('input', { type: 'file', accept: capture ? 'image/*' : null, capture: capture ? 'environment' : null, class: 'visually-hidden', tabindex: -1, 'aria-hidden': 'true' });
-        chooser.addEventListener('change', () => {
-          const file = chooser.files[0];
+      // The choosers stay in the form (hidden), so a test driver can hand them a file the
+      // way WebDriver does: by setting the input, where no native file dialog can be driven.
+      const chooser = (capture) => {
+        const box = h('input', { type: 'file', accept: capture ? 'image/*' : null, capture: capture ? 'environment' : null, class: 'visually-hidden', tabindex: -1, 'aria-hidden': 'true', dataset: { chooser: capture ? 'camera' : 'file' } });
+        box.addEventListener('change', () => {
+          const file = box.files[0];
           if (!file) return;
           onFile(input.name, file);
           const url = URL.createObjectURL(file);
           preview.replaceChildren(file.type.startsWith('image/') ? h('img', { src: url, alt: `Selected: ${file.name}` }) : '', h('span', {}, file.name));
         });
-        chooser.click();
+        return box;
       };
+      const camera = chooser(true);
+      const picker = chooser(false);
       return h('div', { ...common, role: 'group', class: 'file-control', required: null },
         h('div', { class: 'action-row' },
-          h('button', { type: 'button', class: 'secondary', dataset: { capture: 'camera' }, onclick: () => pick(true) }, 'Take photo'),
-          h('button', { type: 'button', class: 'secondary', dataset: { capture: 'file' }, onclick: () => pick(false) }, 'Choose file')),
-        preview);
+          h('button', { type: 'button', class: 'secondary', dataset: { capture: 'camera' }, onclick: () => camera.click() }, 'Take photo'),
+          h('button', { type: 'button', class: 'secondary', dataset: { capture: 'file' }, onclick: () => picker.click() }, 'Choose file')),
+        camera, picker, preview);
     }
     default:
       return h('input', { ...common, type: 'text' });
@@ -137,10 +141,11 @@ export function formScreen(name, params) {
         toast(`${action.label}: resolved, it syncs with the next Sync All`, 'success');
       } else {
         const answer = await runAction(action, { table, sys_id: sysId ?? undefined, inputs });
-        const created = answer.created?.[0];
+        // A record the action created is what the user wants to see next: a record-less
+        // action's answer is the record it made, another's lists what it created.
+        const created = sysId ? answer.created?.[0] : { table, record: answer.result };
         await app.og.drafts.delete(key).catch(() => {});
-        // A record the action created is what the user wants to see next.
-        if (created) {
+        if (created?.record?.sys_id) {
           app.go(`#/record/${created.table}/${created.record.sys_id}`);
           return;
         }
@@ -204,5 +209,5 @@ export function formScreen(name, params) {
     toast('Progress saved', 'success');
   }
 
-  return { el, title: human(name), back: sysId ? `#/record/${table}/${sysId}` : '#/', tab: '', refresh };
+  return { el, title: human(name), back: sysId ? `#/record/${table}/${sysId}` : `#/list/${table}`, tab: '', refresh };
 }

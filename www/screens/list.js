@@ -1,6 +1,7 @@
 // A list: the table's records in the configuration's scope (the instance's encoded query,
 // answered by the worker from the network or the cache), searchable and paged. Rows with
-// changes in the outbox are patterned.
+// changes in the outbox are patterned. Above it, one button per record-less action of the
+// table (such as New incident): its form makes a record with none selected.
 import { h, human } from '../dom.js';
 import { app, listName, isMarked } from '../app.js';
 
@@ -26,8 +27,15 @@ export function listScreen(table) {
     clearTimeout(timer);
     timer = setTimeout(() => { term = search.value; offset = 0; refresh(); }, 250);
   });
+  const creates = h('div', { class: 'action-row creates' });
   const el = h('section', { class: 'screen' },
-    h('div', { class: 'search' }, search), rows, h('div', { class: 'pager' }, prev, info, next));
+    creates, h('div', { class: 'search' }, search), rows, h('div', { class: 'pager' }, prev, info, next));
+
+  // The table's record-less actions, as the worker offers them to this user now; none when
+  // it cannot say (the list itself then says what is wrong).
+  app.og.actionsFor(table).then((actions) => creates.replaceChildren(...actions.filter((a) => a.applies !== false).map((a) =>
+    h('a', { class: 'button primary small', href: `#/form/${encodeURIComponent(a.name)}?table=${encodeURIComponent(table)}`, dataset: { create: a.name } }, a.label))))
+    .catch(() => {});
 
   let latest = 0;
   async function refresh() {
