@@ -156,6 +156,8 @@ async fn action(
     let mut body = body_json(request).await?;
     let session = rt.session();
     let online = session.as_ref().is_none_or(|s| !s.offline_mode.get());
+    // Set when a live call got no answer: the instance may have run it.
+    let mut unanswered = None;
     if online && rt.network.is_up() {
         // The id the change is queued under if no answer comes: the instance remembers it
         // with the change, so a change that did reach it is not applied a second time.
@@ -177,14 +179,26 @@ async fn action(
             // No answer: the instance may or may not have run it. Queued under the call's
             // id, it is applied at most once either way. (A timeout is an error: the instance
             // may still be running it.)
-            Err(crate::web::transport::FetchError::Network(_)) => {}
+            Err(crate::web::transport::FetchError::Network(e)) => unanswered = Some(e),
             Err(e) => return Err(e.into()),
         }
     }
     let session = session.ok_or(RuntimeError::NotSignedIn)?;
     let invocation = Invocation::from_value(body)?;
-    let answer = rt.offline_action(&session, name, invocation).await?;
-    Ok(json_response(answer.status(), &answer, &[]))
+    match rt.offline_action(&session, name, invocation).await {
+        Ok(answer) => Ok(json_response(answer.status(), &answer, &[])),
+        // Not queued because the device lacks the record (no cache, or not in it): saying
+        // "not found" would hide that the instance may have run the change.
+        Err(e @ (RuntimeError::NoCache | RuntimeError::NotCached { .. } | RuntimeError::NotFound(_)))
+            if unanswered.is_some() =>
+        {
+            Err(RuntimeError::Api(ApiError::network(format!(
+                "the instance did not answer ({}), so it may or may not have run this action, and it cannot be queued on this device ({e}); check the record before trying again",
+                unanswered.unwrap_or_default()
+            ))))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn table_request(
