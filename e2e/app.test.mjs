@@ -105,23 +105,11 @@ async function waitForCache(browser, pattern, what) {
     { timeout: 30000, timeoutMsg: `${what}: Settings still says "${await settingsFacts(browser).catch(() => '?')}"` });
 }
 
-const rows = async (table, query) =>
-  (await instance.admin(`/api/now/table/${table}?sysparm_query=${encodeURIComponent(query)}`)).body.result;
-const record = async (table, sysId) => (await instance.admin(`/api/now/table/${table}/${sysId}`)).body.result;
-
-// The first of the user's tasks in `state` on the instance; each test changes the ones it
-// takes, so the next engine's test takes others.
-async function task(state, n = 0) {
-  const all = await rows('wm_task', `assigned_to=${USER}^state=${state}^ORDERBYnumber`);
-  assert.ok(all.length > n, `the demo data has ${n + 1} more ${state} tasks for ${USER}`);
-  return all[n];
-}
-
-// The dispatcher sets a task's state on the instance (Table API, Basic auth).
-async function dispatcherSets(sysId, state) {
-  const answer = await instance.as(DISPATCHER, `/api/now/table/wm_task/${sysId}`, { method: 'PATCH', body: JSON.stringify({ state }) });
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-}
+const rows = (table, query) => instance.rows(table, query);
+const record = (table, sysId) => instance.record(table, sysId);
+// Each test changes the tasks it takes, so the next engine's test takes others.
+const task = (state, n = 0) => instance.task(USER, state, n);
+const dispatcherSets = (sysId, state) => instance.setState(DISPATCHER, sysId, state);
 
 // Settings → Offline Mode on, through the "Download and Go Offline" dialog (no cache yet).
 async function offlineModeOn(b) {

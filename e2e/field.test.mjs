@@ -56,32 +56,10 @@ after(async () => {
 
 const basic = (user) => 'Basic ' + Buffer.from(`${user}:${user}`).toString('base64');
 
-/** A Table API call on the instance as `user` (the dispatcher, or admin to read). */
-async function onInstance(path, { user = 'admin', method = 'GET', body } = {}) {
-  const response = await fetch(BASE + path, {
-    method,
-    headers: { authorization: basic(user), 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-const record = async (table, sysId) => (await onInstance(`/api/now/table/${table}/${sysId}`)).body.result;
-const rows = async (table, query) => (await onInstance(`/api/now/table/${table}?sysparm_query=${encodeURIComponent(query)}`)).body.result;
-
-/** The `n`-th of the user's tasks in `state` on the instance (each test takes its own). */
-async function task(state, n) {
-  const all = await rows('wm_task', `assigned_to=${USER}^state=${state}^ORDERBYnumber`);
-  assert.ok(all.length > n, `the demo data has ${n + 1} ${state} tasks for ${USER}`);
-  return all[n];
-}
-
-/** The dispatcher sets a task's state on the instance (Table API, Basic auth). */
-async function dispatcherSets(sysId, state) {
-  const answer = await onInstance(`/api/now/table/wm_task/${sysId}`, { user: DISPATCHER, method: 'PATCH', body: { state } });
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-}
+const record = (table, sysId) => instance.record(table, sysId);
+const rows = (table, query) => instance.rows(table, query);
+const task = (state, n) => instance.task(USER, state, n);
+const dispatcherSets = (sysId, state) => instance.setState(DISPATCHER, sysId, state);
 
 // ---- the app, driven as a technician would -------------------------------------------------------
 
@@ -246,7 +224,7 @@ test('2–3. Offline: accept, work note, photo, close another task, a new incide
     assert.equal(accepted.state, 'accepted');
     const notes = await rows('sys_journal_field', `element_id=${accept.sys_id}^value=Replaced the pressure valve`);
     assert.equal(notes.length, 1, 'the work note applied once');
-    const files = (await onInstance(`/api/now/attachment?sysparm_query=${encodeURIComponent(`table_sys_id=${accept.sys_id}`)}`)).body.result;
+    const files = (await instance.admin(`/api/now/attachment?sysparm_query=${encodeURIComponent(`table_sys_id=${accept.sys_id}`)}`)).body.result;
     assert.deepEqual(files.map((f) => f.file_name), ['valve.png'], 'the photo applied once');
     assert.equal((await record('wm_task', close.sys_id)).state, 'closed_complete');
     const created = await rows('incident', `short_description=${description}`);

@@ -79,4 +79,27 @@ export class Instance {
     });
     return { status: response.status, body: await response.json() };
   }
+
+  /** The records of `table` matching the encoded `query`, as the admin reads them. */
+  async rows(table, query) {
+    return (await this.admin(`/api/now/table/${table}?sysparm_query=${encodeURIComponent(query)}`)).body.result;
+  }
+
+  /** One record, as the admin reads it. */
+  async record(table, sysId) {
+    return (await this.admin(`/api/now/table/${table}/${sysId}`)).body.result;
+  }
+
+  /** The `n`-th (by number) of `user`'s tasks in `state`; each test takes tasks of its own. */
+  async task(user, state, n = 0) {
+    const all = await this.rows('wm_task', `assigned_to=${user}^state=${state}^ORDERBYnumber`);
+    if (all.length <= n) throw new Error(`the demo data has no ${n + 1}th ${state} task for ${user}`);
+    return all[n];
+  }
+
+  /** `user` (the dispatcher) sets a task's state through the Table API. */
+  async setState(user, sysId, state) {
+    const answer = await this.as(user, `/api/now/table/wm_task/${sysId}`, { method: 'PATCH', body: JSON.stringify({ state }) });
+    if (answer.status !== 200) throw new Error(`${user} could not set ${sysId} to ${state}: ${JSON.stringify(answer.body)}`);
+  }
 }
