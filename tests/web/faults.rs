@@ -293,3 +293,37 @@ async fn a_conflict_on_a_record_the_instance_deleted_does_not_bring_the_record_b
     assert_eq!(s, 404, "the record stays gone: {cached}");
     finish(rt, &prefix).await;
 }
+
+/// An entry applied whose answer was lost, then the record closed on the instance (out of the
+/// user's scope) and removed from the cache by a download, then the retry answered from the
+/// instance's memory with the record as it was when the entry applied: the record stays out
+/// of the cache, as the download left it.
+#[wasm_bindgen_test]
+async fn a_remembered_answer_does_not_bring_back_a_record_a_download_removed() {
+    let (rt, prefix) = signed_in().await;
+    let (_, task_id) = accepted_offline(&rt, 23).await;
+    let arm = json!({"route": "sync", "fault": "hang", "ms": 21_000, "count": 1});
+    let (s, body) = instance("admin", "POST", "/api/offgrid/faults", Some(arm)).await;
+    assert_eq!(s, 200, "{body}");
+    let report = sync(&rt).await;
+    assert_eq!(report["applied"], 0, "the answer timed out: {report}");
+    dispatcher_sets(
+        &task_id,
+        json!({"state": "closed_complete", "close_notes": "closed by the dispatcher"}),
+    )
+    .await;
+    download(&rt).await;
+    let path = format!("/api/now/table/wm_task/{task_id}");
+    let (s, cached) = call(&rt, "GET", &path, None).await;
+    assert_eq!(s, 404, "the download removed the closed task: {cached}");
+    // Past the entry's backoff.
+    rt.clock().set(Some(offgrid::record::Timestamp::from_unix(
+        js_sys::Date::now() as i64 / 1000 + 60,
+    )));
+    let report = sync(&rt).await;
+    rt.clock().set(None);
+    assert_eq!(report["applied"], 1, "{report}");
+    let (s, cached) = call(&rt, "GET", &path, None).await;
+    assert_eq!(s, 404, "the record stays out of the cache: {cached}");
+    finish(rt, &prefix).await;
+}

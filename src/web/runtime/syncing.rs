@@ -148,8 +148,9 @@ impl Runtime {
         })
     }
 
-    /// The instance's versions of synced records become the local view. (The driver returns
-    /// only records with no entries left; replaying covers any added meanwhile.)
+    /// The instance's versions of synced records become the local view of those the cache
+    /// still holds. (The driver returns only records with no entries left; replaying covers
+    /// any added meanwhile.)
     async fn absorb_returned(
         &self,
         session: &Session,
@@ -164,11 +165,16 @@ impl Runtime {
                 continue;
             };
             let entries = outbox.entries_of(&table, &sys_id);
-            // An answer remembered from before a download that brought a later version must
-            // not roll the record back.
-            let shadow = session.db.shadow(&table, &sys_id).await?;
-            let record = newest(record, shadow);
-            views.add(session, &table, &sys_id, &record, &entries);
+            // A download removed the record since the device's change (it left the user's
+            // scope, or was deleted): an answer, remembered from before that or of a record
+            // now out of scope, must not bring it back.
+            if session.db.get_record(&table, &sys_id).await?.is_some() {
+                // An answer remembered from before a download that brought a later version
+                // must not roll the record back.
+                let shadow = session.db.shadow(&table, &sys_id).await?;
+                let record = newest(record, shadow);
+                views.add(session, &table, &sys_id, &record, &entries);
+            }
             if entries.is_empty() {
                 settled.push((table, sys_id));
             }
