@@ -20,12 +20,19 @@
 //
 //   node e2e/soak.mjs      (SEED, ROUNDS, ACTIONS per round, MINUTES at most, REPLAY, from the
 //                           environment)
+//   REPLAY=<round seed> ROUNDS=1 TRACE=<sys_id> node e2e/soak.mjs
+//                          (every step and fault of the round, and after each that task on the
+//                           device, on the instance and in the outbox: how a mismatch came about;
+//                           the extra reads move the timing a little)
 //   make soak SEED=7 ROUNDS=20
 import { launchPlaywrightChromium } from './engines.mjs';
 import { BASE, Instance, basic } from './instance.mjs';
 
 const TECH = 'beth.anglin';
 const DISPATCHER = 'fred.luddy';
+const TRACE = process.env.TRACE;
+const trace = (...words) => { if (TRACE) console.log(...words); };
+const traced = (sysId) => (sysId === TRACE ? '(traced)' : '');
 // The offline scopes of the demo data (server/README.md), for the user.
 const SCOPES = {
   wm_task: `assigned_to=${TECH}^state!=closed_complete^state!=closed_incomplete^state!=cancelled`,
@@ -132,7 +139,10 @@ class Tab {
 // dispatcher changes, syncs, downloads and faults, then the invariant.
 async function round(browser, seed, actions, stats, log) {
   const rnd = prng(seed);
-  const fault = (kind) => { stats.faults[kind] = (stats.faults[kind] ?? 0) + 1; };
+  const fault = (kind) => {
+    stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
+    trace('  fault', kind);
+  };
   const instance = new Instance({ faults: true, records: 60 });
   await instance.start();
   const context = await browser.newContext();
@@ -292,6 +302,7 @@ async function round(browser, seed, actions, stats, log) {
       const action = rnd.chance(0.5) && NEXT[task.state] ? NEXT[task.state] : 'add_work_note';
       const inputs = action === 'add_work_note' ? { note } : action === 'close_complete' ? { close_notes: note } : {};
       const queued = await tab.local('POST', `/api/offgrid/actions/${action}`, { table: 'wm_task', sys_id: task.sys_id, inputs });
+      trace(' ', action, traced(task.sys_id), queued.status, queued.body?.outbox_id ?? '');
       if (queued.status === 202) {
         stats.actions += 1;
         stats.queued += 1;
@@ -320,6 +331,7 @@ async function round(browser, seed, actions, stats, log) {
       }
       const note = `soak ${seed} live #${serial++}`;
       const answer = await tab.local('POST', '/api/offgrid/actions/add_work_note', { table: 'wm_task', sys_id: task.sys_id, inputs: { note } });
+      trace('  add_work_note live', traced(task.sys_id), answer.status);
       await arm('action', 'error', 0);
       stats.actions += 1;
       stats.live += 1;
@@ -349,6 +361,7 @@ async function round(browser, seed, actions, stats, log) {
         response = await instance.as(DISPATCHER, `/api/now/table/wm_task/${task.sys_id}`, { method: 'PATCH', body: JSON.stringify(fields) });
         if (response.status === 200) dispatcherChanges.set(task.sys_id, (dispatcherChanges.get(task.sys_id) ?? 0) + 1);
       }
+      trace(' ', what, traced(task.sys_id), response.status);
       if (response.status >= 300) problem(stats, seed, `the dispatcher's ${what} answered ${response.status}`);
       stats.dispatcher += 1;
     };
@@ -373,14 +386,27 @@ async function round(browser, seed, actions, stats, log) {
       }
     };
 
+    // The traced task where it is: the device's cache, the instance (for the technician), the
+    // outbox.
+    const traceTask = async () => {
+      if (!TRACE) return;
+      const path = `/api/now/table/wm_task/${TRACE}`;
+      const device = await tab.local('GET', path);
+      const truth = await instance.as(TECH, path);
+      const outbox = await tab.local('GET', '/offgrid/outbox');
+      const version = ({ status, body }) => `${status} ${body?.result?.state ?? ''} ${body?.result?.sys_mod_count ?? ''}`;
+      const mine = (outbox.body?.entries ?? []).filter((e) => e.sys_id === TRACE).map((e) => `${e.action} ${e.state} ${e.error?.code ?? ''}`);
+      console.log(`    device ${version(device)} | instance ${version(truth)} | outbox ${JSON.stringify(mine)}`);
+    };
+
+    // Each step's share of the round, in order.
+    const steps = [[0.55, technician], [0.62, live], [0.72, dispatcher], [0.86, faultySync], [0.93, faultyDownload], [1, settle]];
     while (stats.actions < actions.total) {
       const step = rnd.next();
-      if (step < 0.55) await technician();
-      else if (step < 0.62) await live();
-      else if (step < 0.72) await dispatcher();
-      else if (step < 0.86) await faultySync();
-      else if (step < 0.93) await faultyDownload();
-      else await settle();
+      const [, run] = steps.find(([upTo]) => step < upTo);
+      trace(run.name);
+      await run();
+      await traceTask();
       if (stats.actions >= actions.roundEnd) break;
       if (model.size === 0) model = await deviceTasks(tab);
       if (model.size === 0) break;
@@ -394,7 +420,9 @@ async function round(browser, seed, actions, stats, log) {
     let outbox;
     for (let i = 0; ; i++) {
       await moveClock(CLOCK_STEP_S);
-      await tab.local('POST', '/offgrid/sync');
+      const synced = await tab.local('POST', '/offgrid/sync');
+      trace('drain', JSON.stringify(synced.body));
+      await traceTask();
       outbox = (await tab.local('GET', '/offgrid/outbox')).body;
       if (outbox?.entries?.every((e) => e.state === 'failed' || e.state === 'blocked')) break;
       if (i === 20) {
@@ -404,6 +432,8 @@ async function round(browser, seed, actions, stats, log) {
     }
     await moveClock(CLOCK_STEP_S);
     await downloadUntilDone(tab, instance);
+    trace('download');
+    await traceTask();
     await check({ instance, tab, seed, stats, entries, liveApplied, unknown, deletedEntries, outbox, initial, dispatcherChanges, deletedRecords });
     stats.rounds += 1;
     log?.(`round ${stats.rounds} seed ${seed}: ${JSON.stringify(brief(stats))}`);
