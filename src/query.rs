@@ -91,7 +91,7 @@ mod tests;
 use crate::record::Record;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Who is asking: resolves `javascript:gs.getUserName()` and `javascript:gs.getUserID()`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -301,10 +301,58 @@ pub const NUMBER_CHARS: &str = "0123456789+-.eEiInNfFtTyYaA";
 pub struct FieldTest {
     /// The field.
     pub field: String,
-    /// The texts, never empty ones.
+    /// The texts, never empty ones (none at all only for a merged test no record passes).
     pub texts: Vec<String>,
     /// Whether the field must equal none of them (`!=`, `NOT IN`) rather than one (`=`, `IN`).
     pub negated: bool,
+}
+
+impl FieldTest {
+    /// `tests` as at most one test per field that holds exactly when they all do: the texts
+    /// every positive test of the field allows minus those a negated one excludes (no text
+    /// at all when they allow none), or, without a positive test, every excluded text in one
+    /// negated test. In field order.
+    pub fn merge(tests: impl IntoIterator<Item = FieldTest>) -> Vec<FieldTest> {
+        let mut fields: BTreeMap<String, (Option<Vec<String>>, Vec<String>)> = BTreeMap::new();
+        for test in tests {
+            let (allowed, excluded) = fields.entry(test.field).or_default();
+            if test.negated {
+                excluded.extend(test.texts);
+            } else {
+                let texts = match allowed.take() {
+                    Some(before) => before
+                        .into_iter()
+                        .filter(|t| test.texts.contains(t))
+                        .collect(),
+                    None => test.texts,
+                };
+                *allowed = Some(texts);
+            }
+        }
+        fields
+            .into_iter()
+            .map(|(field, (allowed, mut excluded))| match allowed {
+                Some(mut texts) => {
+                    texts.retain(|t| !excluded.contains(t));
+                    texts.dedup();
+                    FieldTest {
+                        field,
+                        texts,
+                        negated: false,
+                    }
+                }
+                None => {
+                    excluded.sort();
+                    excluded.dedup();
+                    FieldTest {
+                        field,
+                        texts: excluded,
+                        negated: true,
+                    }
+                }
+            })
+            .collect()
+    }
 }
 
 /// A clause as a [`FieldTest`]: one plain `=`, `!=`, `IN` or `NOT IN` condition whose texts

@@ -972,6 +972,33 @@ fn field_tests_hold_exactly_for_the_records_the_query_matches() {
             );
         }
     }
+    // Merged, the tests of two queries hold exactly when both match.
+    for (a, b) in [
+        ("state=assigned", "state!=closed_complete^state!=accepted"),
+        (
+            "stateINassigned,accepted",
+            "stateINaccepted,2x^state!=accepted",
+        ),
+        (
+            "stateINassigned,Assigned",
+            "state=assigned^assigned_to=beth.anglin",
+        ),
+        ("state!=assigned", "stateNOT INaccepted,assigned^tag=q"),
+        ("", "state=assigned^state=accepted"),
+    ] {
+        let (a, b) = (Query::parse(a).unwrap(), Query::parse(b).unwrap());
+        let tests = a.field_tests(&ctx()).unwrap();
+        let merged = FieldTest::merge(tests.into_iter().chain(b.field_tests(&ctx()).unwrap()));
+        let fields: BTreeSet<&str> = merged.iter().map(|t| t.field.as_str()).collect();
+        assert_eq!(fields.len(), merged.len(), "one test per field: {merged:?}");
+        for r in &records {
+            assert_eq!(
+                a.matches(r, &ctx()) && b.matches(r, &ctx()),
+                merged.iter().all(|t| holds(t, r)),
+                "{a} and {b}: {r:?}"
+            );
+        }
+    }
     // What a number, boolean, null, object or missing field could meet, ORs, several groups
     // and every other operator are no such tests.
     for q in [

@@ -11,7 +11,7 @@ use offgrid::action::is_journal_field;
 use offgrid::api::table::{
     known_table, project, ListAnswer, ListParams, Page, RecordAnswer, TOTAL_COUNT_HEADER,
 };
-use offgrid::query::QueryContext;
+use offgrid::query::{FieldTest, QueryContext};
 use offgrid::record::{is_valid_sys_id, Record, Timestamp, SYSTEM_FIELDS};
 use offgrid::store::{JournalEntry, Store};
 use serde_json::{Map, Value};
@@ -85,11 +85,10 @@ fn sql_page(
     list: &ListParams,
     ctx: &QueryContext,
 ) -> Result<Option<Page>, ApiError> {
-    let (Some(mut tests), Some(rule)) = (list.query.field_tests(ctx), reader.field_tests(table))
-    else {
+    let (Some(tests), Some(rule)) = (list.query.field_tests(ctx), reader.field_tests(table)) else {
         return Ok(None);
     };
-    tests.extend(rule);
+    let tests = FieldTest::merge(tests.into_iter().chain(rule));
     let order: Vec<(&str, bool)> = list.query.order().collect();
     let Some(found) = tx.page_by_sql(table, &tests, &order, list.offset, list.limit)? else {
         return Ok(None);

@@ -248,7 +248,7 @@ fn json_path(field: &str) -> Option<String> {
 
 /// A GLOB class of one character no number's text holds ([`NUMBER_CHARS`]), `-` last so
 /// that it stands for itself.
-fn text_class() -> String {
+fn word_char() -> String {
     let chars: String = NUMBER_CHARS.chars().filter(|c| *c != '-').collect();
     format!("[^{chars}-]")
 }
@@ -443,16 +443,15 @@ impl Tx for SqliteTx<'_> {
             return Ok(None);
         };
         // SQLite orders NULL first, then text by its bytes (code points): the core's order for
-        // keys that are missing or null (empty), or texts with a character no number has
-        // (not an object's or array's JSON either). Any other key makes the order the core's
-        // alone.
-        let word = text_class();
+        // keys that are missing or null (empty), or texts with a character no number has (and
+        // not an object's or array's JSON). Any other key makes the order the core's alone.
+        let word = word_char();
         let odd = keys
             .iter()
             .map(|k| {
                 format!(
                     "NOT ({k} IS NULL OR (typeof({k}) = 'text' AND {k} GLOB '*{word}*' \
-                     AND substr({k}, 1, 1) NOT IN ('{{', '[')))"
+                     AND {k} NOT GLOB '[{{[]*'))"
                 )
             })
             .reduce(|a, b| format!("{a} OR {b}"))
