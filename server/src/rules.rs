@@ -242,16 +242,14 @@ impl Reader {
     /// is no such tests (a scope with other conditions, a child record following its parent,
     /// a table they read none of).
     pub fn field_tests(&self, table: &str) -> Option<Vec<FieldTest>> {
-        if matches!(self, Self::Everything) || table == USER_TABLE {
-            return Some(Vec::new());
-        }
-        if parent_of(table).is_some() {
-            return None;
-        }
+        // As `may_read` decides, in its order.
         match self {
+            Self::Everything => Some(Vec::new()),
+            _ if table == USER_TABLE => Some(Vec::new()),
+            _ if parent_of(table).is_some() => None,
             Self::Dispatch => FIELD_TABLES.contains(&table).then(Vec::new),
             Self::Scoped { ctx, scopes } => scopes.get(table)?.field_tests(ctx),
-            Self::Everything | Self::Nothing => None,
+            Self::Nothing => None,
         }
     }
 
