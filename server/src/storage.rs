@@ -124,8 +124,9 @@ pub trait Tx {
     /// `sys_id`) as the core's [`offgrid::query::Query::compare`] orders them, `offset` and
     /// `limit` applied, and how many pass. `None` when the database cannot give that order
     /// exactly (an ORDERBY field that some passing record has as a number, a boolean, an
-    /// empty string or a text that could read as a number) or a field has no JSON path: the
-    /// caller then judges every record itself.
+    /// empty string or a text that could read as a number), when a field has no JSON path, or
+    /// when no index holds every field tested and ordered by (counting and paging would read
+    /// each record twice): the caller then judges every record itself.
     fn page_by_sql(
         &self,
         table: &str,
