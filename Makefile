@@ -55,6 +55,7 @@ bench: build
 	cargo build --release -p offgrid-server
 	BENCH_RECORDS="$(RECORDS)" BENCH_OUTBOX="$(OUTBOX)" BENCH_SYNC="$(SYNC)" BENCH_RUNS="$(RUNS)" BENCH_LIST_RUNS="$(LIST_RUNS)" \
 	  BENCH_COLD="$(COLD)" BENCH_DOWNLOADS="$(DOWNLOADS)" BENCH_OUT="$(OUT)" BENCH_ADDR="$(BENCH_ADDR)" \
+	  BENCH_INSTANCE_RECORDS="$(INSTANCE_RECORDS)" \
 	  node bench/run.mjs
 
 lint:

@@ -91,7 +91,7 @@ mod tests;
 use crate::record::Record;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Who is asking: resolves `javascript:gs.getUserName()` and `javascript:gs.getUserID()`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -251,29 +251,132 @@ impl Query {
         group
             .clauses
             .iter()
-            .filter_map(|clause| match clause.as_slice() {
-                [condition] => {
-                    let items = match &condition.op {
-                        Op::Eq(v) => std::slice::from_ref(v),
-                        Op::In(items) => items.as_slice(),
-                        _ => return None,
-                    };
-                    let texts: Vec<String> =
-                        items.iter().map(|i| i.resolve(ctx).to_string()).collect();
-                    texts
-                        .iter()
-                        .all(|t| only_string_text(t))
-                        .then(|| (condition.field.clone(), texts))
-                }
-                _ => None,
-            })
+            .filter_map(|clause| field_test(clause, ctx))
+            .filter(|test| !test.negated)
+            .map(|test| (test.field, test.texts))
             .collect()
+    }
+
+    /// The query's conditions as [`FieldTest`]s that all hold exactly for the records it
+    /// matches, for a store that can test a field's stored value itself: `Some` only when
+    /// every condition is one (one group, no `^OR`, each condition a plain `=`, `!=`, `IN` or
+    /// `NOT IN` whose texts only a string field can have; user values resolved from `ctx`).
+    /// The query with no conditions is `Some` of no tests.
+    pub fn field_tests(&self, ctx: &QueryContext) -> Option<Vec<FieldTest>> {
+        match self.groups.as_slice() {
+            [] => Some(Vec::new()),
+            [group] => group
+                .clauses
+                .iter()
+                .map(|clause| field_test(clause, ctx))
+                .collect(),
+            _ => None,
+        }
+    }
+
+    /// The ORDERBY terms in order: each field, and whether it sorts descending.
+    pub fn order(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.order
+            .iter()
+            .map(|term| (term.field.as_str(), term.descending))
     }
 
     /// The text the query was parsed from.
     pub fn text(&self) -> &str {
         &self.text
     }
+}
+
+/// Every character a text that ORDERBY compares as a number can hold (Rust's float syntax:
+/// digits, a sign, a point, an exponent, and `inf`, `infinity` or `nan` in any case). A text
+/// with any other character orders as text, by code point: a store that orders such texts
+/// natively (and missing fields first) orders as [`Query::compare`] does.
+pub const NUMBER_CHARS: &str = "0123456789+-.eEiInNfFtTyYaA";
+
+/// One condition a store can test on a field's stored value, with the evaluator's exact
+/// meaning ([`Query::field_tests`]): the field is a string equal to one of `texts`, or, when
+/// `negated`, it is not (a missing, null, number or boolean field never equals one of them,
+/// because each text is non-empty and no number's, boolean's or object's JSON text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldTest {
+    /// The field.
+    pub field: String,
+    /// The texts, never empty ones (none at all only for a merged test no record passes).
+    pub texts: Vec<String>,
+    /// Whether the field must equal none of them (`!=`, `NOT IN`) rather than one (`=`, `IN`).
+    pub negated: bool,
+}
+
+impl FieldTest {
+    /// `tests` as at most one test per field that holds exactly when they all do: the texts
+    /// every positive test of the field allows minus those a negated one excludes (no text
+    /// at all when they allow none), or, without a positive test, every excluded text in one
+    /// negated test. In field order.
+    pub fn merge(tests: impl IntoIterator<Item = FieldTest>) -> Vec<FieldTest> {
+        let mut fields: BTreeMap<String, (Option<Vec<String>>, Vec<String>)> = BTreeMap::new();
+        for test in tests {
+            let (allowed, excluded) = fields.entry(test.field).or_default();
+            if test.negated {
+                excluded.extend(test.texts);
+            } else {
+                let texts = match allowed.take() {
+                    Some(before) => before
+                        .into_iter()
+                        .filter(|t| test.texts.contains(t))
+                        .collect(),
+                    None => test.texts,
+                };
+                *allowed = Some(texts);
+            }
+        }
+        fields
+            .into_iter()
+            .map(|(field, (allowed, mut excluded))| match allowed {
+                Some(mut texts) => {
+                    texts.retain(|t| !excluded.contains(t));
+                    texts.dedup();
+                    FieldTest {
+                        field,
+                        texts,
+                        negated: false,
+                    }
+                }
+                None => {
+                    excluded.sort();
+                    excluded.dedup();
+                    FieldTest {
+                        field,
+                        texts: excluded,
+                        negated: true,
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// A clause as a [`FieldTest`]: one plain `=`, `!=`, `IN` or `NOT IN` condition whose texts
+/// only a string field can have.
+fn field_test(clause: &[Condition], ctx: &QueryContext) -> Option<FieldTest> {
+    let [condition] = clause else {
+        return None;
+    };
+    let (items, negated) = match &condition.op {
+        Op::Eq(v) => (std::slice::from_ref(v), false),
+        Op::Ne(v) => (std::slice::from_ref(v), true),
+        Op::In(items) => (items.as_slice(), false),
+        Op::NotIn(items) => (items.as_slice(), true),
+        _ => return None,
+    };
+    let texts: Vec<String> = items.iter().map(|i| i.resolve(ctx).to_string()).collect();
+    texts
+        .iter()
+        .all(|t| only_string_text(t))
+        .then(|| FieldTest {
+            field: condition.field.clone(),
+            texts,
+            negated,
+        })
 }
 
 /// Whether only a string field can have `text` as its text: it is not empty and not the JSON

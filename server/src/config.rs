@@ -64,6 +64,10 @@ pub struct Config {
     /// closed (slow clients cannot hold connections forever).
     #[arg(long, env = "OFFGRID_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
+    /// Answer every list by judging each narrowed record in the core, never by counting and
+    /// paging in SQL (slower over large tables; for comparing the two).
+    #[arg(long, env = "OFFGRID_JUDGE_EVERY_LIST")]
+    pub judge_every_list: bool,
     /// Let an admin make the instance fail on purpose (`POST /api/offgrid/faults`), for soak
     /// tests. Never on a real instance.
     #[arg(long, env = "OFFGRID_FAULT_INJECTION")]

@@ -62,6 +62,9 @@ pub struct AppState {
     pub throttle: Arc<throttle::Throttle>,
     /// The armed faults; `None` unless started with `--fault-injection`.
     pub faults: Option<Arc<faults::Faults>>,
+    /// Whether lists SQL can answer exactly are counted and paged in SQL (see
+    /// [`Config::judge_every_list`]).
+    pub lists_by_sql: bool,
 }
 
 /// Limits on what one request may carry (see [`Config`]).
@@ -168,6 +171,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         },
         throttle: Arc::default(),
         faults: config.fault_injection.then(Arc::default),
+        lists_by_sql: !config.judge_every_list,
     };
     let app = router(&config, state)?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -11,7 +11,7 @@
 //!   `writable` does not list may write every field of the tables it may write).
 
 use offgrid::generate::{INCIDENT_STATES, WM_TASK_STATES};
-use offgrid::query::{Query, QueryContext};
+use offgrid::query::{FieldTest, Query, QueryContext};
 use offgrid::record::{value_text, Record};
 use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
 use serde_json::{json, Map, Value};
@@ -234,6 +234,22 @@ impl Reader {
                 .get(table)
                 .is_some_and(|query| query.matches(record, ctx)),
             Self::Nothing => false,
+        }
+    }
+
+    /// What the user may read of `table` as the core's field tests ([`Query::field_tests`]),
+    /// which a store can apply itself: no tests when they read all of it; `None` when the rule
+    /// is no such tests (a scope with other conditions, a child record following its parent,
+    /// a table they read none of).
+    pub fn field_tests(&self, table: &str) -> Option<Vec<FieldTest>> {
+        // As `may_read` decides, in its order.
+        match self {
+            Self::Everything => Some(Vec::new()),
+            _ if table == USER_TABLE => Some(Vec::new()),
+            _ if parent_of(table).is_some() => None,
+            Self::Dispatch => FIELD_TABLES.contains(&table).then(Vec::new),
+            Self::Scoped { ctx, scopes } => scopes.get(table)?.field_tests(ctx),
+            Self::Nothing => None,
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod sqlite;
 
 use offgrid::api::attachment::content_type_fault;
+use offgrid::query::FieldTest;
 use offgrid::record::{Record, Timestamp};
 use offgrid::store::{attachment_record, FileInput, JournalEntry, Store, StoreError};
 use offgrid::store::{ATTACHMENT_TABLE, JOURNAL_TABLE};
@@ -117,6 +118,23 @@ pub trait Tx {
         fields: Option<&BTreeSet<String>>,
         each: &mut dyn FnMut(Record) -> bool,
     ) -> Result<(), StorageError>;
+    /// One page of a list answered by the database alone: the records of `table` that pass
+    /// every test (the core's [`offgrid::query::FieldTest`]s, which hold exactly for the
+    /// records a query matches), ordered by `order` (`(field, descending)`, ties by
+    /// `sys_id`) as the core's [`offgrid::query::Query::compare`] orders them, `offset` and
+    /// `limit` applied, and how many pass. `None` when the database cannot give that order
+    /// exactly (an ORDERBY field that some passing record has as a number, a boolean, an
+    /// empty string or a text that could read as a number), when a field has no JSON path, or
+    /// when no index holds every field tested and ordered by (counting and paging would read
+    /// each record twice): the caller then judges every record itself.
+    fn page_by_sql(
+        &self,
+        table: &str,
+        tests: &[FieldTest],
+        order: &[(&str, bool)],
+        offset: usize,
+        limit: usize,
+    ) -> Result<Option<SqlPage>, StorageError>;
     /// Calls `each` with the `sys_id` of every record of a table deleted after `since`.
     fn tombstones(
         &self,
@@ -173,6 +191,15 @@ pub trait Tx {
     fn config(&self, key: &str) -> Result<Option<Value>, StorageError>;
     /// Sets a configuration value.
     fn put_config(&mut self, key: &str, value: &Value) -> Result<(), StorageError>;
+}
+
+/// A page of a list the database answered ([`Tx::page_by_sql`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqlPage {
+    /// How many records pass the tests, before paging.
+    pub total: usize,
+    /// The `sys_id`s of the page's records, in order.
+    pub sys_ids: Vec<String>,
 }
 
 /// A stored session.

@@ -927,3 +927,144 @@ fn every_match_meets_the_narrowing() {
         }
     }
 }
+
+#[test]
+fn field_tests_hold_exactly_for_the_records_the_query_matches() {
+    let records: Vec<Record> = [
+        json!({"state": "assigned", "priority": 2, "active": true, "n": "2"}),
+        json!({"state": "2", "priority": "2", "active": "true"}),
+        json!({"state": null, "priority": 2.0}),
+        json!({"state": "", "tag": "\"q\""}),
+        json!({"state": {"a": 1}, "tag": "q"}),
+        json!({"priority": [2], "state": "accepted", "n": 2}),
+        json!({"state": "Assigned", "assigned_to": "beth.anglin"}),
+        json!({"assigned_to": "u1", "state": "closed_complete"}),
+        json!({}),
+    ]
+    .into_iter()
+    .map(record)
+    .collect();
+    let holds = |test: &FieldTest, r: &Record| {
+        let equal = r
+            .get(&test.field)
+            .and_then(Value::as_str)
+            .is_some_and(|t| test.texts.iter().any(|x| x == t));
+        equal != test.negated
+    };
+    for q in [
+        "",
+        "ORDERBYnumber",
+        "state=assigned",
+        "state!=assigned",
+        "stateINassigned,accepted^ORDERBYDESCn",
+        "stateNOT INassigned,closed_complete",
+        "tag=\"q\"",
+        "assigned_to=javascript:gs.getUserID()^state!=closed_complete^state!=cancelled",
+        "state=assigned^state=accepted",
+    ] {
+        let query = Query::parse(q).unwrap();
+        let tests = query.field_tests(&ctx()).expect(q);
+        for r in &records {
+            assert_eq!(
+                query.matches(r, &ctx()),
+                tests.iter().all(|t| holds(t, r)),
+                "{q}: {r:?}"
+            );
+        }
+    }
+    // Merged, the tests of two queries hold exactly when both match.
+    for (a, b) in [
+        ("state=assigned", "state!=closed_complete^state!=accepted"),
+        (
+            "stateINassigned,accepted",
+            "stateINaccepted,2x^state!=accepted",
+        ),
+        (
+            "stateINassigned,Assigned",
+            "state=assigned^assigned_to=beth.anglin",
+        ),
+        ("state!=assigned", "stateNOT INaccepted,assigned^tag=q"),
+        ("", "state=assigned^state=accepted"),
+    ] {
+        let (a, b) = (Query::parse(a).unwrap(), Query::parse(b).unwrap());
+        let tests = a.field_tests(&ctx()).unwrap();
+        let merged = FieldTest::merge(tests.into_iter().chain(b.field_tests(&ctx()).unwrap()));
+        let fields: BTreeSet<&str> = merged.iter().map(|t| t.field.as_str()).collect();
+        assert_eq!(fields.len(), merged.len(), "one test per field: {merged:?}");
+        for r in &records {
+            assert_eq!(
+                a.matches(r, &ctx()) && b.matches(r, &ctx()),
+                merged.iter().all(|t| holds(t, r)),
+                "{a} and {b}: {r:?}"
+            );
+        }
+    }
+    // What a number, boolean, null, object or missing field could meet, ORs, several groups
+    // and every other operator are no such tests.
+    for q in [
+        "priority=2",
+        "active!=true",
+        "stateINassigned,1.5",
+        "state=",
+        "state!=",
+        "x={}",
+        "state=assigned^ORstate=accepted",
+        "state=assigned^NQstate=accepted",
+        "stateLIKEassig",
+        "state=assigned^priority<3",
+    ] {
+        assert_eq!(Query::parse(q).unwrap().field_tests(&ctx()), None, "{q}");
+    }
+}
+
+#[test]
+fn a_text_ordered_as_a_number_holds_only_number_chars() {
+    let numeric = [
+        "0",
+        "-1",
+        "+2.5",
+        ".5",
+        "5.",
+        "1e5",
+        "1E-5",
+        "-2.5e+10",
+        "inf",
+        "-Infinity",
+        "NaN",
+        "1e400",
+        "007",
+    ];
+    let words = [
+        "WOT0001000",
+        "2 ",
+        " 2",
+        "1,5",
+        "0x10",
+        "½",
+        "١٢",
+        "1_000",
+        "e",
+        "Inf1",
+    ];
+    for text in numeric.iter().chain(&words) {
+        let as_number = text.parse::<f64>().is_ok();
+        assert_eq!(as_number, numeric.contains(text), "{text}");
+        if as_number {
+            assert!(text.chars().all(|c| NUMBER_CHARS.contains(c)), "{text}");
+        }
+    }
+    // Every text of a short alphabet that parses as a number holds only those characters.
+    let alphabet: Vec<char> = "0123456789+-.eEinfINFtyaTYA xX,_".chars().collect();
+    let mut text = String::new();
+    for a in &alphabet {
+        for b in &alphabet {
+            for c in &alphabet {
+                text.clear();
+                text.extend([*a, *b, *c]);
+                if text.parse::<f64>().is_ok() {
+                    assert!(text.chars().all(|c| NUMBER_CHARS.contains(c)), "{text}");
+                }
+            }
+        }
+    }
+}

@@ -8,7 +8,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use offgrid::action::is_journal_field;
-use offgrid::api::table::{known_table, ListParams, RecordAnswer, TOTAL_COUNT_HEADER};
+use offgrid::api::table::{
+    known_table, project, ListAnswer, ListParams, Page, RecordAnswer, TOTAL_COUNT_HEADER,
+};
+use offgrid::query::{FieldTest, QueryContext};
 use offgrid::record::{is_valid_sys_id, Record, Timestamp, SYSTEM_FIELDS};
 use offgrid::store::{JournalEntry, Store};
 use serde_json::{Map, Value};
@@ -32,13 +35,19 @@ pub async fn list(
     let params = params(query)?;
     let list = ListParams::parse(|name| params.get(name).map(String::as_str))?;
     let ctx = user.ctx();
+    let by_sql = state.lists_by_sql;
     let page = state
         .blocking(move |s| {
             s.read(|tx| {
+                let reader = Reader::of(tx, &user)?;
+                if by_sql {
+                    if let Some(page) = sql_page(tx, &reader, &table, &list, &ctx)? {
+                        return Ok(page);
+                    }
+                }
                 // SQL narrows by the query's plain equalities; the core judges what is left,
                 // over only the fields it reads (the query's and the read rule's); the page's
                 // records are then read whole.
-                let reader = Reader::of(tx, &user)?;
                 let narrowing = list.query.narrowing(&ctx);
                 let fields = reader.fields_read(&table).map(|mut fields| {
                     fields.extend(list.query.fields());
@@ -63,6 +72,54 @@ pub async fn list(
     let mut headers = HeaderMap::new();
     headers.insert(TOTAL_COUNT_HEADER, HeaderValue::from(page.total));
     Ok((headers, Json(page.body)).into_response())
+}
+
+/// The page of a list SQL answers alone, when the query's conditions and the read rule are
+/// the core's field tests and SQL can give the core's order ([`Tx::page_by_sql`]). The core
+/// still judges the page: each record must match, be readable and come in its order, or the
+/// list is answered by the full path (`None`), as it is when SQL cannot answer.
+fn sql_page(
+    tx: &dyn Tx,
+    reader: &Reader,
+    table: &str,
+    list: &ListParams,
+    ctx: &QueryContext,
+) -> Result<Option<Page>, ApiError> {
+    let (Some(tests), Some(rule)) = (list.query.field_tests(ctx), reader.field_tests(table)) else {
+        return Ok(None);
+    };
+    let tests = FieldTest::merge(tests.into_iter().chain(rule));
+    let order: Vec<(&str, bool)> = list.query.order().collect();
+    let Some(found) = tx.page_by_sql(table, &tests, &order, list.offset, list.limit)? else {
+        return Ok(None);
+    };
+    let records = found
+        .sys_ids
+        .iter()
+        .map(|sys_id| existing(tx, table, sys_id))
+        .collect::<Result<Vec<_>, _>>()?;
+    for record in &records {
+        if !list.query.matches(record, ctx) || !reader.may_read(tx, table, record)? {
+            return Ok(None);
+        }
+    }
+    let in_order = records.windows(2).all(|pair| {
+        list.query
+            .compare(&pair[0], &pair[1])
+            .then_with(|| pair[0].sys_id().cmp(&pair[1].sys_id()))
+            .is_lt()
+    });
+    if !in_order {
+        return Ok(None);
+    }
+    let result = records
+        .into_iter()
+        .map(|record| project(record, list.fields.as_deref()))
+        .collect();
+    Ok(Some(Page {
+        total: found.total,
+        body: ListAnswer { result },
+    }))
 }
 
 /// `GET /api/now/table/{table}/{sys_id}`.

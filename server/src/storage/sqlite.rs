@@ -2,8 +2,10 @@
 //! read a consistent snapshot while the writer goes on (a file database only; an in-memory
 //! database exists only in its one connection, so there everything shares it).
 
-use super::{Mode, Session, Storage, StorageError, Tx};
+use super::{Mode, Session, SqlPage, Storage, StorageError, Tx};
+use offgrid::query::{FieldTest, NUMBER_CHARS};
 use offgrid::record::{Record, Timestamp};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -20,9 +22,11 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (table_name, sys_id)
 );
 CREATE INDEX IF NOT EXISTS records_by_change ON records (table_name, change_seq);
-CREATE INDEX IF NOT EXISTS records_by_state ON records (table_name, json_extract(data, '$.state'));
-CREATE INDEX IF NOT EXISTS records_by_assigned_to
-    ON records (table_name, json_extract(data, '$.assigned_to'));
+CREATE INDEX IF NOT EXISTS records_by_state_number
+    ON records (table_name, json_extract(data, '$.state'), json_extract(data, '$.number'), sys_id);
+CREATE INDEX IF NOT EXISTS records_by_assignee_state_number
+    ON records (table_name, json_extract(data, '$.assigned_to'), json_extract(data, '$.state'),
+                json_extract(data, '$.number'), sys_id);
 CREATE TABLE IF NOT EXISTS tombstones (
     table_name TEXT NOT NULL,
     sys_id TEXT NOT NULL,
@@ -65,7 +69,14 @@ CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 /// The fields with an index on their value (in [`SCHEMA`]): a list narrowed by one of them
 /// reads only the rows that have one of the asked values. The device indexes the same two.
+/// Both indexes also hold the number and the `sys_id`, the assignee's the state too, so that
+/// the app's lists (a user's tasks, or everyone's, in a state by number) are counted and paged
+/// from an index alone ([`Tx::page_by_sql`]).
 const INDEXED_FIELDS: [&str; 2] = ["state", "assigned_to"];
+
+/// The fields the assignee's index holds (the state's holds some of them): a list that tests
+/// and orders by only these is counted and paged without reading a record.
+const COVERED_FIELDS: [&str; 3] = ["assigned_to", "state", "number"];
 
 /// SQLite storage.
 pub struct Sqlite {
@@ -96,8 +107,13 @@ fn migrate(conn: &Connection) -> Result<(), StorageError> {
         )
         .map_err(err)?;
     // Sessions were kept by their plain token, without expiry: they end (users sign in again).
-    conn.execute_batch("DROP TABLE IF EXISTS sessions")
-        .map_err(err)?;
+    // The state's and the assignee's indexes held that field alone; their successors begin
+    // with it.
+    conn.execute_batch(
+        "DROP TABLE IF EXISTS sessions; DROP INDEX IF EXISTS records_by_assigned_to;
+         DROP INDEX IF EXISTS records_by_state",
+    )
+    .map_err(err)?;
     if old {
         conn.execute_batch(
             "BEGIN;
@@ -235,6 +251,13 @@ fn json_path(field: &str) -> Option<String> {
         (true, false) => Some(format!("$.{field}")),
         (true, true) => Some(format!("$.\"{field}\"")),
     }
+}
+
+/// A GLOB class of one character no number's text holds ([`NUMBER_CHARS`]), `-` last so
+/// that it stands for itself.
+fn word_char() -> String {
+    let chars: String = NUMBER_CHARS.chars().filter(|c| *c != '-').collect();
+    format!("[^{chars}-]")
 }
 
 fn parse_record(data: &str) -> Result<Record, StorageError> {
@@ -387,6 +410,119 @@ impl Tx for SqliteTx<'_> {
             }
         }
         Ok(())
+    }
+
+    fn page_by_sql(
+        &self,
+        table: &str,
+        tests: &[FieldTest],
+        order: &[(&str, bool)],
+        offset: usize,
+        limit: usize,
+    ) -> Result<Option<SqlPage>, StorageError> {
+        // Counting and paging a list read its records twice where no index covers it, which
+        // is slower than the caller reading each narrowed record once.
+        let covered = tests
+            .iter()
+            .map(|t| t.field.as_str())
+            .chain(order.iter().map(|(field, _)| *field))
+            .all(|field| COVERED_FIELDS.contains(&field));
+        if !covered {
+            return Ok(None);
+        }
+        // `json_extract` gives a string field as its text and NULL for a missing or null one,
+        // written out (not bound) as the indexes have it, so they apply and cover.
+        let key =
+            |field: &str| json_path(field).map(|path| format!("json_extract(data, '{path}')"));
+        let mut filter = "table_name = ?".to_string();
+        let mut values = vec![SqlValue::Text(table.to_string())];
+        let mut indexed = false;
+        for test in tests {
+            let Some(key) = key(&test.field) else {
+                return Ok(None);
+            };
+            let marks = vec!["?"; test.texts.len()].join(", ");
+            // Each text is a non-empty one only a string can have, so a number, boolean or
+            // NULL never equals one and binary `IN` is the evaluator's equality.
+            filter.push_str(&if test.negated {
+                format!(" AND NOT coalesce({key} IN ({marks}), 0)")
+            } else {
+                indexed |= INDEXED_FIELDS.contains(&test.field.as_str());
+                format!(" AND {key} IN ({marks})")
+            });
+            values.extend(test.texts.iter().cloned().map(SqlValue::Text));
+        }
+        let Some(keys) = order
+            .iter()
+            .map(|(field, _)| key(field))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
+        // SQLite orders NULL first, then text by its bytes (code points): the core's order for
+        // keys that are missing or null (empty), or texts with a character no number has (and
+        // not an object's or array's JSON). Any other key makes the order the core's alone.
+        let word = word_char();
+        let odd = keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "NOT ({k} IS NULL OR (typeof({k}) = 'text' AND {k} GLOB '*{word}*' \
+                     AND {k} NOT GLOB '[{{[]*'))"
+                )
+            })
+            .reduce(|a, b| format!("{a} OR {b}"))
+            .unwrap_or_else(|| "0".to_string());
+        let (total, odd): (i64, i64) = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT count(*), count(*) FILTER (WHERE {odd}) FROM records WHERE {filter}"
+            ))
+            .and_then(|mut s| {
+                s.query_row(rusqlite::params_from_iter(&values), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+            })
+            .map_err(err)?;
+        if odd > 0 {
+            return Ok(None);
+        }
+        // Ties fall to `sys_id`, the order the core's stable sort keeps them in. `+sys_id`
+        // alone keeps the planner on a field's index (see `scan_narrowed`).
+        let tie = if indexed && keys.is_empty() {
+            "+sys_id"
+        } else {
+            "sys_id"
+        };
+        let order_by = keys
+            .iter()
+            .zip(order)
+            .map(|(k, (_, descending))| {
+                if *descending {
+                    format!("{k} DESC")
+                } else {
+                    k.clone()
+                }
+            })
+            .chain([tie.to_string()])
+            .collect::<Vec<_>>()
+            .join(", ");
+        let count = |n: usize| SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX));
+        values.extend([count(limit), count(offset)]);
+        let mut stmt = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT sys_id FROM records WHERE {filter} ORDER BY {order_by} LIMIT ? OFFSET ?"
+            ))
+            .map_err(err)?;
+        let sys_ids = stmt
+            .query_map(rusqlite::params_from_iter(&values), |r| r.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(err)?;
+        Ok(Some(SqlPage {
+            total: usize::try_from(total).unwrap_or_default(),
+            sys_ids,
+        }))
     }
 
     fn tombstones(

@@ -15,6 +15,7 @@ mod hostile;
 mod reads;
 mod roles;
 mod sessions;
+mod sql_lists;
 mod sync;
 mod table;
 mod table_rules;
