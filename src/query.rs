@@ -213,6 +213,18 @@ impl Query {
         selected
     }
 
+    /// The positions of `records` in the order [`Query::sort`] would put them in (ties keep
+    /// their given order), each record's sort keys computed once: for a store that keeps an
+    /// order to page many queries by.
+    pub fn order_of(&self, records: &[Record]) -> Vec<usize> {
+        eval::order_of(&self.order, records)
+    }
+
+    /// Whether `other` orders records as this query does (the same ORDERBY terms).
+    pub fn same_order(&self, other: &Query) -> bool {
+        self.order == other.order
+    }
+
     /// Whether the query has ORDERBY terms.
     pub fn has_order(&self) -> bool {
         !self.order.is_empty()

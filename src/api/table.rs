@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
 
+mod view;
+pub use view::TableView;
+
 /// The tables the Table API knows.
 pub const TABLES: [&str; 6] = [
     "wm_task",
@@ -102,6 +105,16 @@ impl ListParams {
             ctx,
             total: 0,
             kept: Vec::new(),
+            in_order: false,
+        }
+    }
+
+    /// A pager for records offered already in the query's ORDERBY order (ties in `sys_id`
+    /// order): it keeps the asked slice as it comes, comparing nothing.
+    fn pager_in_order<'a>(&'a self, ctx: &'a QueryContext) -> Pager<'a> {
+        Pager {
+            in_order: true,
+            ..self.pager(ctx)
         }
     }
 }
@@ -114,6 +127,8 @@ pub struct Pager<'a> {
     /// Without ORDERBY: the page itself. With ORDERBY: the first `offset + limit` matches in
     /// order so far, ties in the order they came.
     kept: Vec<Record>,
+    /// The records come in the query's order ([`ListParams::pager_in_order`]).
+    in_order: bool,
 }
 
 impl Pager<'_> {
@@ -128,6 +143,11 @@ impl Pager<'_> {
         self.consider(Cow::Borrowed(record));
     }
 
+    /// Whether the pager orders what it keeps itself.
+    fn sorts(&self) -> bool {
+        self.params.query.has_order() && !self.in_order
+    }
+
     fn consider(&mut self, record: Cow<'_, Record>) {
         let params = self.params;
         if !params.query.matches(&record, self.ctx) {
@@ -136,7 +156,7 @@ impl Pager<'_> {
         let index = self.total;
         self.total += 1;
         let wanted = params.offset.saturating_add(params.limit);
-        if !params.query.has_order() {
+        if !self.sorts() {
             if index >= params.offset && index < wanted {
                 self.kept.push(record.into_owned());
             }
@@ -168,11 +188,7 @@ impl Pager<'_> {
         mut full: impl FnMut(Record) -> Result<Record, E>,
     ) -> Result<Page, E> {
         let params = self.params;
-        let skip = if params.query.has_order() {
-            params.offset
-        } else {
-            0
-        };
+        let skip = if self.sorts() { params.offset } else { 0 };
         let result = self
             .kept
             .into_iter()

@@ -101,19 +101,40 @@ impl LocalDb {
 
     /// Every cached record of a table (in `sys_id` order).
     pub async fn table_records(&self, table: &str) -> Result<Vec<Record>, DbError> {
-        Ok(self.cached_table(table).await?.values().cloned().collect())
+        let records = self.read_table(table, false).await?;
+        Ok(records.map_or_else(Vec::new, |r| r.records().to_vec()))
     }
 
-    /// A table's cached records by `sys_id`: kept in memory once read ([`super::memo`]), so
-    /// a warm connection reads one token instead of the table; else one `getAll` on the
-    /// `table` index.
-    pub async fn cached_table(&self, table: &str) -> Result<Rc<CachedTable>, DbError> {
+    /// A table's cached records, `None` when no download was swapped in (or the cache was
+    /// cleared): what a list read from the cache needs, in one transaction.
+    pub async fn live_table(&self, table: &str) -> Result<Option<Rc<CachedTable>>, DbError> {
+        self.read_table(table, true).await
+    }
+
+    /// A table's cached records: kept in memory once read ([`super::memo`]), so a warm
+    /// connection reads one token instead of the table; else one `getAll` on the `table`
+    /// index. `None` only when `needs_cache` and no cache is live.
+    async fn read_table(
+        &self,
+        table: &str,
+        needs_cache: bool,
+    ) -> Result<Option<Rc<CachedTable>>, DbError> {
         const OP: &str = "read a table's cached records";
         let tx = self.read(&AREA_STORES, OP)?;
         let meta = tx.object_store(META).op(OP)?;
+        // Sent before the token's read, so both are answered in one round.
+        let cache = needs_cache
+            .then(|| meta.get(CACHE_KEY).primitive().op(OP))
+            .transpose()?;
         let rev = stored_rev(&meta, RECORDS_REV, OP).await?;
+        if let Some(cache) = cache {
+            let found: Option<JsValue> = cache.await.op(OP)?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
         if let Some(kept) = self.memo.table(&rev, table) {
-            return Ok(kept);
+            return Ok(Some(kept));
         }
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
@@ -125,17 +146,12 @@ impl LocalDb {
             .op(OP)?
             .await
             .op(OP)?;
-        let mut records = CachedTable::new();
-        for js in found {
-            let record = read_record(OP, js.op(OP)?)?;
-            // Stored records always have one: `stored_record` refuses the others.
-            if let Some(sys_id) = record.sys_id() {
-                records.insert(sys_id.to_string(), record);
-            }
-        }
-        let records = Rc::new(records);
+        let records = found
+            .map(|js| read_record(OP, js.op(OP)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let records = Rc::new(CachedTable::new(records));
         self.memo.keep_table(rev, table, records.clone());
-        Ok(records)
+        Ok(Some(records))
     }
 
     /// The `sys_id`s of a table's cached records, from the `table` index's keys alone: no

@@ -19,7 +19,7 @@ use crate::record::{new_uuid, Record};
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
@@ -28,8 +28,8 @@ pub(crate) const RECORDS_REV: &str = "records_rev";
 /// The `meta` key of the outbox's revision token.
 pub(crate) const OUTBOX_REV: &str = "outbox_rev";
 
-/// A table's cached records by `sys_id` (so in `sys_id` order).
-pub type CachedTable = BTreeMap<String, Record>;
+/// A table's cached records in `sys_id` order, with the indexes and orders list reads keep.
+pub type CachedTable = crate::api::table::TableView;
 
 /// A stored revision token; `None` before the first write.
 pub(crate) type Rev = Option<String>;
@@ -129,8 +129,8 @@ impl Memo {
             return;
         };
         for (table, record) in puts {
-            if let (Some(kept), Some(sys_id)) = (at.value.get_mut(table), record.sys_id()) {
-                Rc::make_mut(kept).insert(sys_id.to_string(), record.clone());
+            if let Some(kept) = at.value.get_mut(table) {
+                Rc::make_mut(kept).put(record.clone());
             }
         }
         for (table, sys_id) in deletes {
