@@ -14,11 +14,12 @@
 
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
-use super::memo::{bump, stored_rev, CachedTable, RECORDS_REV};
-use super::schema::{AREA_0, AREA_1, BY_TABLE, META, SHADOW};
+use super::memo::{bump, stored_rev, CachedTable, SliceKey, RECORDS_REV};
+use super::schema::{AREA_0, AREA_1, BY_ASSIGNED_TO, BY_STATE, BY_TABLE, META, SHADOW};
 use super::writes::Writes;
 use super::LocalDb;
 use crate::record::{Record, Timestamp};
+use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,53 @@ use wasm_bindgen::JsValue;
 pub(crate) const AREA_KEY: &str = "area";
 /// The `meta` key of the cache's [`CacheMeta`].
 pub(crate) const CACHE_KEY: &str = "cache";
+
+/// The index of a record area on `field`, if it has one.
+fn field_index(field: &str) -> Option<&'static str> {
+    match field {
+        "state" => Some(BY_STATE),
+        "assigned_to" => Some(BY_ASSIGNED_TO),
+        _ => None,
+    }
+}
+
+/// Of the indexed narrowings, the one whose index holds the fewest of `table`'s records at
+/// its values (counted by the index, nothing read); `None` when there is none.
+async fn fewest<'k>(
+    store: &ObjectStore<'_>,
+    table: &str,
+    indexed: &[(&'static str, &'k SliceKey)],
+) -> Result<Option<(&'static str, &'k SliceKey)>, DbError> {
+    const OP: &str = "count a table's cached records by an index";
+    if indexed.len() < 2 {
+        return Ok(indexed.first().copied());
+    }
+    // Every count goes out before the first is awaited: one round for all.
+    let mut counts = Vec::new();
+    for (index, key) in indexed {
+        let index = store.index(index).op(OP)?;
+        for text in &key.1 {
+            let count = index
+                .count()
+                .with_query(record_key(table, text))
+                .primitive()
+                .op(OP)?;
+            counts.push(count);
+        }
+    }
+    let mut counts = counts.into_iter();
+    let mut best: Option<(u32, (&'static str, &'k SliceKey))> = None;
+    for &(index, key) in indexed {
+        let mut total = 0;
+        for count in counts.by_ref().take(key.1.len()) {
+            total += count.await.op(OP)?;
+        }
+        if best.is_none_or(|(fewest, _)| total < fewest) {
+            best = Some((total, (index, key)));
+        }
+    }
+    Ok(best.map(|(_, found)| found))
+}
 
 /// The three stores a transaction needs to find and use the live area.
 const AREA_STORES: [&str; 3] = [META, AREA_0, AREA_1];
@@ -101,23 +149,31 @@ impl LocalDb {
 
     /// Every cached record of a table (in `sys_id` order).
     pub async fn table_records(&self, table: &str) -> Result<Vec<Record>, DbError> {
-        let records = self.read_table(table, false).await?;
+        let records = self.read_table(table, false, &[]).await?;
         Ok(records.map_or_else(Vec::new, |r| r.records().to_vec()))
     }
 
-    /// A table's cached records, `None` when no download was swapped in (or the cache was
-    /// cleared): what a list read from the cache needs, in one transaction.
-    pub async fn live_table(&self, table: &str) -> Result<Option<Rc<CachedTable>>, DbError> {
-        self.read_table(table, true).await
+    /// The cached records of a table that a query bound by `narrowing`
+    /// ([`crate::query::Query::narrowing`]) can match, `None` when no download was swapped in
+    /// (or the cache was cleared): the whole table when it is kept in memory or nothing
+    /// narrows by an indexed field (`state`, `assigned_to`), else only the records that index
+    /// holds at the narrowing's values, so a just-started worker reads and decodes what the
+    /// answer needs. In one transaction; kept in memory once read ([`super::memo`]), so a warm
+    /// connection reads two keys instead of records.
+    pub async fn live_table(
+        &self,
+        table: &str,
+        narrowing: &[SliceKey],
+    ) -> Result<Option<Rc<CachedTable>>, DbError> {
+        self.read_table(table, true, narrowing).await
     }
 
-    /// A table's cached records: kept in memory once read ([`super::memo`]), so a warm
-    /// connection reads one token instead of the table; else one `getAll` on the `table`
-    /// index. `None` only when `needs_cache` and no cache is live.
+    /// See [`LocalDb::live_table`]; `None` only when `needs_cache` and no cache is live.
     async fn read_table(
         &self,
         table: &str,
         needs_cache: bool,
+        narrowing: &[SliceKey],
     ) -> Result<Option<Rc<CachedTable>>, DbError> {
         const OP: &str = "read a table's cached records";
         let tx = self.read(&AREA_STORES, OP)?;
@@ -136,21 +192,55 @@ impl LocalDb {
         if let Some(kept) = self.memo.table(&rev, table) {
             return Ok(Some(kept));
         }
+        let indexed: Vec<(&str, &SliceKey)> = narrowing
+            .iter()
+            .filter_map(|key| Some((field_index(&key.0)?, key)))
+            .collect();
+        if let Some(kept) = indexed
+            .iter()
+            .find_map(|(_, key)| self.memo.slice(&rev, table, key))
+        {
+            return Ok(Some(kept));
+        }
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
-        let index = store.index(BY_TABLE).op(OP)?;
-        let found = index
-            .get_all::<JsValue>()
-            .with_query(JsValue::from_str(table))
-            .primitive()
-            .op(OP)?
-            .await
-            .op(OP)?;
-        let records = found
-            .map(|js| read_record(OP, js.op(OP)?))
+        let Some((index, key)) = fewest(&store, table, &indexed).await? else {
+            let index = store.index(BY_TABLE).op(OP)?;
+            let found = index
+                .get_all::<JsValue>()
+                .with_query(JsValue::from_str(table))
+                .primitive()
+                .op(OP)?
+                .await
+                .op(OP)?;
+            let records = found
+                .map(|js| read_record(OP, js.op(OP)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            let records = Rc::new(CachedTable::new(records));
+            self.memo.keep_table(rev, table, records.clone());
+            return Ok(Some(records));
+        };
+        let index = store.index(index).op(OP)?;
+        let requests = key
+            .1
+            .iter()
+            .map(|text| {
+                index
+                    .get_all::<JsValue>()
+                    .with_query(record_key(table, text))
+                    .primitive()
+                    .op(OP)
+            })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut records = Vec::new();
+        for request in requests {
+            for js in request.await.op(OP)? {
+                records.push(read_record(OP, js.op(OP)?)?);
+            }
+        }
         let records = Rc::new(CachedTable::new(records));
-        self.memo.keep_table(rev, table, records.clone());
+        self.memo
+            .keep_slice(rev, table, key.clone(), records.clone());
         Ok(Some(records))
     }
 

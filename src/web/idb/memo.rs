@@ -1,6 +1,7 @@
 //! Decoded cached records and outbox entries kept in memory by the connection that read them,
 //! so a warm worker answers a list, an action or a count without reading and decoding a whole
-//! store again.
+//! store again. A table is kept whole, or as slices read through an IndexedDB index (the
+//! records whose `state`, say, is `assigned`), which is all a query bound to those values needs.
 //!
 //! **Never stale.** Every transaction that writes the live record area or the outbox also
 //! writes a new revision token under a `meta` key ([`RECORDS_REV`], [`OUTBOX_REV`]), in the same
@@ -18,7 +19,7 @@ use crate::outbox::Entry;
 use crate::record::{new_uuid, Record};
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -75,8 +76,22 @@ pub(crate) async fn stored_rev(
     Ok(found.and_then(|v| v.as_string()))
 }
 
+/// Which of a table's records a slice holds: those whose `field` is one of `texts` (the
+/// strings an IndexedDB index on that field was read at).
+pub(crate) type SliceKey = (String, Vec<String>);
+
+/// How many slices of one table are kept; the oldest goes first.
+const SLICES_KEPT: usize = 8;
+
+/// What is kept of one table: all its records, or slices of them read through an index.
+#[derive(Default)]
+struct Kept {
+    all: Option<Rc<CachedTable>>,
+    slices: Vec<(SliceKey, Rc<CachedTable>)>,
+}
+
 /// The tables of the live area read so far, by name.
-type Tables = HashMap<String, Rc<CachedTable>>;
+type Tables = HashMap<String, Kept>;
 
 /// One memo: a value and the token it matches.
 struct At<T> {
@@ -98,25 +113,63 @@ impl Memo {
     pub(crate) fn table(&self, rev: &Rev, table: &str) -> Option<Rc<CachedTable>> {
         let memo = self.records.borrow();
         let at = memo.as_ref().filter(|at| at.rev == *rev)?;
-        at.value.get(table).cloned()
+        at.value.get(table)?.all.clone()
     }
 
-    /// Keeps a table's records read at `rev` (tables kept at another token are forgotten).
-    pub(crate) fn keep_table(&self, rev: Rev, table: &str, records: Rc<CachedTable>) {
+    /// A slice of a table's records if it is kept at `rev`.
+    pub(crate) fn slice(&self, rev: &Rev, table: &str, key: &SliceKey) -> Option<Rc<CachedTable>> {
+        let memo = self.records.borrow();
+        let at = memo.as_ref().filter(|at| at.rev == *rev)?;
+        let kept = at.value.get(table)?;
+        let (_, slice) = kept.slices.iter().find(|(k, _)| k == key)?;
+        Some(slice.clone())
+    }
+
+    /// The kept tables at `rev` (those kept at another token are forgotten).
+    fn tables_at(&self, rev: Rev) -> RefMut<'_, Tables> {
         let mut memo = self.records.borrow_mut();
-        if memo.as_ref().is_none_or(|at| at.rev != rev) {
-            *memo = Some(At {
-                rev,
-                value: HashMap::new(),
-            });
+        if memo.as_ref().is_some_and(|at| at.rev != rev) {
+            *memo = None;
         }
-        if let Some(at) = memo.as_mut() {
-            at.value.insert(table.to_string(), records);
-        }
+        RefMut::map(memo, |m| {
+            &mut m
+                .get_or_insert_with(|| At {
+                    rev,
+                    value: HashMap::new(),
+                })
+                .value
+        })
     }
 
-    /// Applies a committed write of the live area: `puts` and `deletes` as `(table, ...)`.
-    /// Tables not kept stay unread.
+    /// Keeps a table's records read at `rev`; its slices are no longer needed.
+    pub(crate) fn keep_table(&self, rev: Rev, table: &str, records: Rc<CachedTable>) {
+        let mut tables = self.tables_at(rev);
+        *tables.entry(table.to_string()).or_default() = Kept {
+            all: Some(records),
+            slices: Vec::new(),
+        };
+    }
+
+    /// Keeps a slice of a table's records read at `rev`.
+    pub(crate) fn keep_slice(
+        &self,
+        rev: Rev,
+        table: &str,
+        key: SliceKey,
+        records: Rc<CachedTable>,
+    ) {
+        let mut tables = self.tables_at(rev);
+        let kept = tables.entry(table.to_string()).or_default();
+        kept.slices.retain(|(k, _)| *k != key);
+        if kept.slices.len() >= SLICES_KEPT {
+            kept.slices.remove(0);
+        }
+        kept.slices.push((key, records));
+    }
+
+    /// Applies a committed write of the live area: `puts` and `deletes` as `(table, ...)`. A
+    /// put record joins the slices its field puts it in and leaves the others. Tables not
+    /// kept stay unread.
     pub(crate) fn records_written<'a>(
         &self,
         bump: &Bump,
@@ -129,13 +182,30 @@ impl Memo {
             return;
         };
         for (table, record) in puts {
-            if let Some(kept) = at.value.get_mut(table) {
-                Rc::make_mut(kept).put(record.clone());
+            let Some(kept) = at.value.get_mut(table) else {
+                continue;
+            };
+            if let Some(all) = &mut kept.all {
+                Rc::make_mut(all).put(record.clone());
+            }
+            for ((field, texts), slice) in &mut kept.slices {
+                let text = record.get(field).and_then(|v| v.as_str());
+                if text.is_some_and(|t| texts.iter().any(|x| x == t)) {
+                    Rc::make_mut(slice).put(record.clone());
+                } else if let Some(sys_id) = record.sys_id() {
+                    Rc::make_mut(slice).remove(sys_id);
+                }
             }
         }
         for (table, sys_id) in deletes {
             if let Some(kept) = at.value.get_mut(table) {
-                Rc::make_mut(kept).remove(sys_id);
+                let views = kept
+                    .all
+                    .iter_mut()
+                    .chain(kept.slices.iter_mut().map(|(_, s)| s));
+                for view in views {
+                    Rc::make_mut(view).remove(sys_id);
+                }
             }
         }
         at.rev = Some(bump.new.clone());

@@ -243,12 +243,13 @@ impl Runtime {
         if !session.tables.contains(table) && !local::DEVICE_WRITTEN.contains(&table) {
             return Err(ApiError::not_cached(table).into());
         }
+        let ctx = session.ctx();
         let records = session
             .db
-            .live_table(table)
+            .live_table(table, &params.query.narrowing(&ctx))
             .await?
             .ok_or(RuntimeError::NoCache)?;
-        let page = params.page_view(&records, &session.ctx());
+        let page = params.page_view(&records, &ctx);
         Ok(json_response(
             200,
             &page.body,
