@@ -1,44 +1,55 @@
 //! A table's records kept in memory for many list reads ([`TableView`]): the pages are those
 //! [`ListParams::page`] gives over the same records, and what every read would redo is kept
-//! between reads until the records change: the positions of the records by a field's text,
-//! for the conditions [`Query::narrowing`] finds (the evaluator still judges each candidate),
-//! and the records' order under each `ORDERBY` asked for.
+//! between reads until the records change: which records each narrowing condition
+//! ([`Query::narrowing`]) leaves (the evaluator still judges each of them), and the records'
+//! order under each `ORDERBY` asked for.
 
-use super::{ListParams, Page};
+use super::{project, ListAnswer, ListParams, Page};
 use crate::query::{Query, QueryContext};
 use crate::record::Record;
+use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
-/// How many `ORDERBY` orders a view keeps; the oldest goes first (an app pages by a few).
-const ORDERS_KEPT: usize = 8;
+/// How many narrowings and how many `ORDERBY` orders a view keeps each; the oldest goes
+/// first (an app pages by a few).
+const KEPT: usize = 8;
 
-/// The positions of the records whose field is a string, by that string.
-type FieldIndex = HashMap<String, Vec<usize>>;
+/// A narrowing condition: a field and the strings it must be one of.
+pub type Narrowing = (String, Vec<String>);
+
+/// Whether `record` meets a narrowing condition: its field is a string, one of the texts.
+pub fn narrowed_by(record: &Record, (field, texts): &Narrowing) -> bool {
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .is_some_and(|text| texts.iter().any(|t| t == text))
+}
+
+/// Which records, by position, meet a narrowing condition, and how many do.
+type Leaves = (Rc<[bool]>, usize);
 
 /// Records in `sys_id` order (records without one are not kept), with what list reads derive
 /// from them; any change forgets what was derived.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct TableView {
     records: Vec<Record>,
-    indexes: RefCell<HashMap<String, Rc<FieldIndex>>>,
+    /// Per narrowing met so far: which records, by position, meet it, and how many.
+    narrowed: RefCell<Vec<(Narrowing, Leaves)>>,
+    /// Per ORDERBY ([`Query::ordering`]) met so far: the positions in its order.
+    /// Per ORDERBY ([`Query::ordering`]) met so far: the positions in its order.
     orders: RefCell<Vec<(Query, Rc<[usize]>)>>,
 }
 
 impl TableView {
-    /// A view of `records`, in any order.
+    /// A view of `records` (of two with one `sys_id`, the last). Cheapest in `sys_id` order,
+    /// as an IndexedDB index gives them: each then joins at the end.
     pub fn new(records: impl IntoIterator<Item = Record>) -> Self {
-        let mut records: Vec<Record> = records
-            .into_iter()
-            .filter(|r| r.sys_id().is_some())
-            .collect();
-        records.sort_by(|a, b| a.sys_id().cmp(&b.sys_id()));
-        records.dedup_by(|a, b| a.sys_id() == b.sys_id());
-        Self {
-            records,
-            ..Self::default()
+        let mut view = Self::default();
+        for record in records {
+            view.put(record);
         }
+        view
     }
 
     /// The records, in `sys_id` order.
@@ -72,46 +83,31 @@ impl TableView {
     }
 
     fn changed(&mut self) {
-        self.indexes.get_mut().clear();
+        self.narrowed.get_mut().clear();
         self.orders.get_mut().clear();
     }
 
-    /// The positions, ascending, of the only records that can match `query` (`None`: any
-    /// can): the fewest that one of its narrowing conditions leaves.
-    fn candidates(&self, query: &Query, ctx: &QueryContext) -> Option<Vec<usize>> {
-        query
-            .narrowing(ctx)
-            .into_iter()
-            .map(|(field, texts)| {
-                let index = self.index(&field);
-                let mut positions: Vec<usize> = texts
-                    .iter()
-                    .filter_map(|t| index.get(t))
-                    .flatten()
-                    .copied()
-                    .collect();
-                positions.sort_unstable();
-                positions.dedup();
-                positions
-            })
-            .min_by_key(Vec::len)
+    /// Which records, by position, can match `query` (`None`: any can): those the narrowing
+    /// condition that leaves the fewest leaves.
+    fn candidates(&self, query: &Query, ctx: &QueryContext) -> Option<Rc<[bool]>> {
+        let narrowed = query.narrowing(ctx).into_iter().map(|n| self.narrowed(n));
+        narrowed
+            .min_by_key(|(_, count)| *count)
+            .map(|(leaves, _)| leaves)
     }
 
-    fn index(&self, field: &str) -> Rc<FieldIndex> {
-        if let Some(index) = self.indexes.borrow().get(field) {
-            return index.clone();
+    fn narrowed(&self, narrowing: Narrowing) -> Leaves {
+        if let Some((_, kept)) = self.narrowed.borrow().iter().find(|(n, _)| *n == narrowing) {
+            return kept.clone();
         }
-        let mut index = FieldIndex::new();
-        for (at, record) in self.records.iter().enumerate() {
-            if let Some(text) = record.get(field).and_then(|v| v.as_str()) {
-                index.entry(text.to_string()).or_default().push(at);
-            }
-        }
-        let index = Rc::new(index);
-        self.indexes
-            .borrow_mut()
-            .insert(field.to_string(), index.clone());
-        index
+        let leaves: Rc<[bool]> = self
+            .records
+            .iter()
+            .map(|r| narrowed_by(r, &narrowing))
+            .collect();
+        let count = leaves.iter().filter(|&&leaves| leaves).count();
+        keep(&self.narrowed, (narrowing, (leaves.clone(), count)));
+        (leaves, count)
     }
 
     /// The positions of the records in `query`'s ORDERBY order, ties in `sys_id` order.
@@ -120,52 +116,48 @@ impl TableView {
             .orders
             .borrow()
             .iter()
-            .find(|(q, _)| q.same_order(query))
+            .find(|(o, _)| o.same_order(query))
         {
             return order.clone();
         }
         let order: Rc<[usize]> = query.order_of(&self.records).into();
-        let mut orders = self.orders.borrow_mut();
-        if orders.len() >= ORDERS_KEPT {
-            orders.remove(0);
-        }
-        orders.push((query.clone(), order.clone()));
+        keep(&self.orders, (query.ordering(), order.clone()));
         order
     }
 }
 
+/// Keeps `item` among at most [`KEPT`], the oldest going first.
+fn keep<T>(kept: &RefCell<Vec<T>>, item: T) {
+    let mut kept = kept.borrow_mut();
+    if kept.len() >= KEPT {
+        kept.remove(0);
+    }
+    kept.push(item);
+}
+
 impl ListParams {
     /// The page these parameters select from a view: the same as [`ListParams::page`] over
-    /// its records, with only the candidates of a narrowing condition judged, and with an
-    /// ORDERBY the records taken in the view's kept order.
+    /// its records (the tests below hold the two to that), with only the candidates of a
+    /// narrowing condition judged, taken in the view's kept order, so nothing is compared.
     pub fn page_view(&self, view: &TableView, ctx: &QueryContext) -> Page {
         let records = view.records();
         let candidates = view.candidates(&self.query, ctx);
-        if !self.query.has_order() {
-            let mut pager = self.pager(ctx);
-            match candidates {
-                Some(positions) => positions
-                    .iter()
-                    .for_each(|&at| pager.offer_ref(&records[at])),
-                None => records.iter().for_each(|r| pager.offer_ref(r)),
-            }
-            return pager.finish();
-        }
-        let order = view.order(&self.query);
-        let mut pager = self.pager_in_order(ctx);
-        match candidates {
-            Some(positions) => {
-                let mut candidate = vec![false; records.len()];
-                for at in positions {
-                    candidate[at] = true;
+        let wanted = self.offset..self.offset.saturating_add(self.limit);
+        let mut total = 0;
+        let mut result = Vec::new();
+        for &at in view.order(&self.query).iter() {
+            let record = &records[at];
+            if candidates.as_deref().is_none_or(|c| c[at]) && self.query.matches(record, ctx) {
+                if wanted.contains(&total) {
+                    result.push(project(record.clone(), self.fields.as_deref()));
                 }
-                for &at in order.iter().filter(|&&at| candidate[at]) {
-                    pager.offer_ref(&records[at]);
-                }
+                total += 1;
             }
-            None => order.iter().for_each(|&at| pager.offer_ref(&records[at])),
         }
-        pager.finish()
+        Page {
+            total,
+            body: ListAnswer { result },
+        }
     }
 }
 

@@ -19,7 +19,6 @@ use super::schema::{AREA_0, AREA_1, BY_ASSIGNED_TO, BY_STATE, BY_TABLE, META, SH
 use super::writes::Writes;
 use super::LocalDb;
 use crate::record::{Record, Timestamp};
-use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use serde::{Deserialize, Serialize};
@@ -39,44 +38,6 @@ fn field_index(field: &str) -> Option<&'static str> {
         "assigned_to" => Some(BY_ASSIGNED_TO),
         _ => None,
     }
-}
-
-/// Of the indexed narrowings, the one whose index holds the fewest of `table`'s records at
-/// its values (counted by the index, nothing read); `None` when there is none.
-async fn fewest<'k>(
-    store: &ObjectStore<'_>,
-    table: &str,
-    indexed: &[(&'static str, &'k SliceKey)],
-) -> Result<Option<(&'static str, &'k SliceKey)>, DbError> {
-    const OP: &str = "count a table's cached records by an index";
-    if indexed.len() < 2 {
-        return Ok(indexed.first().copied());
-    }
-    // Every count goes out before the first is awaited: one round for all.
-    let mut counts = Vec::new();
-    for (index, key) in indexed {
-        let index = store.index(index).op(OP)?;
-        for text in &key.1 {
-            let count = index
-                .count()
-                .with_query(record_key(table, text))
-                .primitive()
-                .op(OP)?;
-            counts.push(count);
-        }
-    }
-    let mut counts = counts.into_iter();
-    let mut best: Option<(u32, (&'static str, &'k SliceKey))> = None;
-    for &(index, key) in indexed {
-        let mut total = 0;
-        for count in counts.by_ref().take(key.1.len()) {
-            total += count.await.op(OP)?;
-        }
-        if best.is_none_or(|(fewest, _)| total < fewest) {
-            best = Some((total, (index, key)));
-        }
-    }
-    Ok(best.map(|(_, found)| found))
 }
 
 /// The three stores a transaction needs to find and use the live area.
@@ -204,7 +165,10 @@ impl LocalDb {
         }
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
-        let Some((index, key)) = fewest(&store, table, &indexed).await? else {
+        // A state over an assignee: a technician's cache is mostly their own assignments, so
+        // `assigned_to` leaves most of it, while a state leaves its share.
+        let narrowest = indexed.iter().min_by_key(|(index, _)| *index != BY_STATE);
+        let Some(&(index, key)) = narrowest else {
             let index = store.index(BY_TABLE).op(OP)?;
             let found = index
                 .get_all::<JsValue>()
@@ -221,20 +185,16 @@ impl LocalDb {
             return Ok(Some(records));
         };
         let index = store.index(index).op(OP)?;
-        let requests = key
-            .1
-            .iter()
-            .map(|text| {
-                index
-                    .get_all::<JsValue>()
-                    .with_query(record_key(table, text))
-                    .primitive()
-                    .op(OP)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let mut records = Vec::new();
-        for request in requests {
-            for js in request.await.op(OP)? {
+        for text in &key.1 {
+            let found = index
+                .get_all::<JsValue>()
+                .with_query(record_key(table, text))
+                .primitive()
+                .op(OP)?
+                .await
+                .op(OP)?;
+            for js in found {
                 records.push(read_record(OP, js.op(OP)?)?);
             }
         }
@@ -276,15 +236,15 @@ impl LocalDb {
 
     /// Puts records of one table into the live area, in one transaction.
     pub async fn put_records(&self, table: &str, records: &[Record]) -> Result<(), DbError> {
-        let puts = records.iter().map(|r| (table, r));
-        self.write_live("save records to the offline cache", puts, [], &[])
+        let puts: Vec<_> = records.iter().map(|r| (table, r)).collect();
+        self.write_live("save records to the offline cache", &puts, &[], &[])
             .await
     }
 
     /// Deletes a record from the live area (nothing happens when it is not cached).
     pub async fn delete_record(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
         let deletes = [(table, sys_id)];
-        self.write_live("delete a record from the offline cache", [], deletes, &[])
+        self.write_live("delete a record from the offline cache", &[], &deletes, &[])
             .await
     }
 
@@ -297,28 +257,32 @@ impl LocalDb {
         deletes: &[(String, String)],
         settled: &[(String, String)],
     ) -> Result<(), DbError> {
+        let puts: Vec<_> = puts.iter().map(|(table, r)| (table.as_str(), r)).collect();
+        let deletes: Vec<_> = deletes
+            .iter()
+            .map(|(table, id)| (table.as_str(), id.as_str()))
+            .collect();
         self.write_live(
             "save synced records to the offline cache",
-            puts.iter().map(|(table, r)| (table.as_str(), r)),
-            deletes
-                .iter()
-                .map(|(table, id)| (table.as_str(), id.as_str())),
+            &puts,
+            &deletes,
             settled,
         )
         .await
     }
 
-    async fn write_live<'a>(
+    /// The one writer of the live area for the three above: slices, not iterators, so it is
+    /// compiled once (each generic copy of an async writer costs kilobytes of wasm).
+    async fn write_live(
         &self,
         op: &'static str,
-        puts: impl IntoIterator<Item = (&'a str, &'a Record)> + Clone,
-        deletes: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+        puts: &[(&str, &Record)],
+        deletes: &[(&str, &str)],
         settled: &[(String, String)],
     ) -> Result<(), DbError> {
         let values = puts
-            .clone()
-            .into_iter()
-            .map(|(table, r)| stored_record(op, table, r))
+            .iter()
+            .map(|&(table, r)| stored_record(op, table, r))
             .collect::<Result<Vec<_>, _>>()?;
         let stores = [META, AREA_0, AREA_1, SHADOW];
         let tx = if settled.is_empty() {
@@ -334,7 +298,7 @@ impl LocalDb {
         for value in values {
             writes.push(store.put(value).primitive().op(op)?);
         }
-        for (table, sys_id) in deletes.clone() {
+        for &(table, sys_id) in deletes {
             writes.push(store.delete(record_key(table, sys_id)).primitive().op(op)?);
         }
         let shadows = tx.object_store(SHADOW).op(op)?;
@@ -347,7 +311,8 @@ impl LocalDb {
             );
         }
         writes.commit(tx, op).await?;
-        self.memo.records_written(&bumped, puts, deletes);
+        self.memo
+            .records_written(&bumped, puts.iter().copied(), deletes.iter().copied());
         Ok(())
     }
 

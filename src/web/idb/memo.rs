@@ -15,12 +15,12 @@
 
 use super::error::{DbError, OrDbError};
 use super::writes::Writes;
+use crate::api::table::{narrowed_by, Narrowing};
 use crate::outbox::Entry;
 use crate::record::{new_uuid, Record};
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use std::cell::{RefCell, RefMut};
-use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
@@ -76,22 +76,62 @@ pub(crate) async fn stored_rev(
     Ok(found.and_then(|v| v.as_string()))
 }
 
-/// Which of a table's records a slice holds: those whose `field` is one of `texts` (the
-/// strings an IndexedDB index on that field was read at).
-pub(crate) type SliceKey = (String, Vec<String>);
+/// Which of a table's records a slice holds: those that meet a narrowing condition (read
+/// through an IndexedDB index on its field, at its strings).
+pub(crate) type SliceKey = Narrowing;
 
 /// How many slices of one table are kept; the oldest goes first.
 const SLICES_KEPT: usize = 8;
 
 /// What is kept of one table: all its records, or slices of them read through an index.
-#[derive(Default)]
 struct Kept {
+    table: String,
     all: Option<Rc<CachedTable>>,
     slices: Vec<(SliceKey, Rc<CachedTable>)>,
 }
 
-/// The tables of the live area read so far, by name.
-type Tables = HashMap<String, Kept>;
+/// The tables of the live area read so far (a few: a list, not a map, is less wasm).
+type Tables = Vec<Kept>;
+
+/// What is kept of `table`, made empty when nothing is.
+fn kept_mut<'a>(tables: &'a mut Tables, table: &str) -> &'a mut Kept {
+    let at = match tables.iter().position(|k| k.table == table) {
+        Some(at) => at,
+        None => {
+            tables.push(Kept {
+                table: table.to_string(),
+                all: None,
+                slices: Vec::new(),
+            });
+            tables.len() - 1
+        }
+    };
+    &mut tables[at]
+}
+
+/// Changes every kept view of `table` in place (`change` gets the slice's key, `None` for the
+/// whole table). A view a read still holds cannot be changed, so then the table is forgotten,
+/// to be read again.
+fn change(tables: &mut Tables, table: &str, change: &dyn Fn(Option<&SliceKey>, &mut CachedTable)) {
+    let Some(kept) = tables.iter_mut().find(|k| k.table == table) else {
+        return;
+    };
+    let all = kept.all.iter_mut().map(|view| (None, view));
+    let slices = kept
+        .slices
+        .iter_mut()
+        .map(|(key, view)| (Some(&*key), view));
+    let mut held = false;
+    for (key, view) in all.chain(slices) {
+        match Rc::get_mut(view) {
+            Some(view) => change(key, view),
+            None => held = true,
+        }
+    }
+    if held {
+        tables.retain(|k| k.table != table);
+    }
+}
 
 /// One memo: a value and the token it matches.
 struct At<T> {
@@ -113,14 +153,14 @@ impl Memo {
     pub(crate) fn table(&self, rev: &Rev, table: &str) -> Option<Rc<CachedTable>> {
         let memo = self.records.borrow();
         let at = memo.as_ref().filter(|at| at.rev == *rev)?;
-        at.value.get(table)?.all.clone()
+        at.value.iter().find(|k| k.table == table)?.all.clone()
     }
 
     /// A slice of a table's records if it is kept at `rev`.
     pub(crate) fn slice(&self, rev: &Rev, table: &str, key: &SliceKey) -> Option<Rc<CachedTable>> {
         let memo = self.records.borrow();
         let at = memo.as_ref().filter(|at| at.rev == *rev)?;
-        let kept = at.value.get(table)?;
+        let kept = at.value.iter().find(|k| k.table == table)?;
         let (_, slice) = kept.slices.iter().find(|(k, _)| k == key)?;
         Some(slice.clone())
     }
@@ -135,7 +175,7 @@ impl Memo {
             &mut m
                 .get_or_insert_with(|| At {
                     rev,
-                    value: HashMap::new(),
+                    value: Vec::new(),
                 })
                 .value
         })
@@ -144,10 +184,9 @@ impl Memo {
     /// Keeps a table's records read at `rev`; its slices are no longer needed.
     pub(crate) fn keep_table(&self, rev: Rev, table: &str, records: Rc<CachedTable>) {
         let mut tables = self.tables_at(rev);
-        *tables.entry(table.to_string()).or_default() = Kept {
-            all: Some(records),
-            slices: Vec::new(),
-        };
+        let kept = kept_mut(&mut tables, table);
+        kept.all = Some(records);
+        kept.slices.clear();
     }
 
     /// Keeps a slice of a table's records read at `rev`.
@@ -159,8 +198,7 @@ impl Memo {
         records: Rc<CachedTable>,
     ) {
         let mut tables = self.tables_at(rev);
-        let kept = tables.entry(table.to_string()).or_default();
-        kept.slices.retain(|(k, _)| *k != key);
+        let kept = kept_mut(&mut tables, table);
         if kept.slices.len() >= SLICES_KEPT {
             kept.slices.remove(0);
         }
@@ -182,31 +220,17 @@ impl Memo {
             return;
         };
         for (table, record) in puts {
-            let Some(kept) = at.value.get_mut(table) else {
-                continue;
-            };
-            if let Some(all) = &mut kept.all {
-                Rc::make_mut(all).put(record.clone());
-            }
-            for ((field, texts), slice) in &mut kept.slices {
-                let text = record.get(field).and_then(|v| v.as_str());
-                if text.is_some_and(|t| texts.iter().any(|x| x == t)) {
-                    Rc::make_mut(slice).put(record.clone());
-                } else if let Some(sys_id) = record.sys_id() {
-                    Rc::make_mut(slice).remove(sys_id);
-                }
-            }
+            change(
+                &mut at.value,
+                table,
+                &|slice, view| match (slice, record.sys_id()) {
+                    (Some(key), Some(sys_id)) if !narrowed_by(record, key) => view.remove(sys_id),
+                    _ => view.put(record.clone()),
+                },
+            );
         }
         for (table, sys_id) in deletes {
-            if let Some(kept) = at.value.get_mut(table) {
-                let views = kept
-                    .all
-                    .iter_mut()
-                    .chain(kept.slices.iter_mut().map(|(_, s)| s));
-                for view in views {
-                    Rc::make_mut(view).remove(sys_id);
-                }
-            }
+            change(&mut at.value, table, &|_, view| view.remove(sys_id));
         }
         at.rev = Some(bump.new.clone());
     }
