@@ -37,7 +37,6 @@ pub struct TableView {
     /// Per narrowing met so far: which records, by position, meet it, and how many.
     narrowed: RefCell<Vec<(Narrowing, Leaves)>>,
     /// Per ORDERBY ([`Query::ordering`]) met so far: the positions in its order.
-    /// Per ORDERBY ([`Query::ordering`]) met so far: the positions in its order.
     orders: RefCell<Vec<(Query, Rc<[usize]>)>>,
 }
 
