@@ -195,7 +195,11 @@ impl Query {
     /// Sorts records by the ORDERBY terms, keeping the given order among ties.
     pub fn sort(&self, records: &mut [Record]) {
         if self.has_order() {
-            records.sort_by(|a, b| self.compare(a, b));
+            let order = self.order_of(records);
+            let mut taken: Vec<Record> = records.iter_mut().map(std::mem::take).collect();
+            for (slot, at) in records.iter_mut().zip(order) {
+                *slot = std::mem::take(&mut taken[at]);
+            }
         }
     }
 
@@ -211,6 +215,27 @@ impl Query {
             .collect();
         self.sort(&mut selected);
         selected
+    }
+
+    /// The positions of `records` in the order [`Query::sort`] would put them in (ties keep
+    /// their given order), each record's sort keys computed once: for a store that keeps an
+    /// order to page many queries by.
+    pub fn order_of(&self, records: &[Record]) -> Vec<usize> {
+        eval::order_of(&self.order, records)
+    }
+
+    /// The query's ORDERBY terms alone (no conditions, no text): a key for an order kept
+    /// for many queries ([`Query::order_of`], [`Query::same_order`]).
+    pub fn ordering(&self) -> Query {
+        Query {
+            order: self.order.clone(),
+            ..Query::default()
+        }
+    }
+
+    /// Whether `other` orders records as this query does (the same ORDERBY terms).
+    pub fn same_order(&self, other: &Query) -> bool {
+        self.order == other.order
     }
 
     /// Whether the query has ORDERBY terms.

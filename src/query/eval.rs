@@ -58,9 +58,12 @@ impl Operand {
 
 impl OrderTerm {
     pub(super) fn compare(&self, a: &Record, b: &Record) -> Ordering {
-        let a = field_text(a, &self.field);
-        let b = field_text(b, &self.field);
-        let ascending = sort_key(a.as_deref()).cmp(&sort_key(b.as_deref()));
+        self.directed(
+            sort_key(field_text(a, &self.field)).cmp(&sort_key(field_text(b, &self.field))),
+        )
+    }
+
+    fn directed(&self, ascending: Ordering) -> Ordering {
         if self.descending {
             ascending.reverse()
         } else {
@@ -69,13 +72,38 @@ impl OrderTerm {
     }
 }
 
+/// The positions of `records` in the order of `terms`, ties in their given order, with each
+/// record's sort keys computed once instead of at every comparison.
+pub(super) fn order_of(terms: &[OrderTerm], records: &[Record]) -> Vec<usize> {
+    let keys: Vec<Vec<SortKey<'_>>> = records
+        .iter()
+        .map(|r| {
+            terms
+                .iter()
+                .map(|t| sort_key(field_text(r, &t.field)))
+                .collect()
+        })
+        .collect();
+    let mut positions: Vec<usize> = (0..records.len()).collect();
+    // Stable, so ties keep the given order as `Query::sort` keeps it.
+    positions.sort_by(|&a, &b| {
+        terms
+            .iter()
+            .zip(keys[a].iter().zip(&keys[b]))
+            .map(|(term, (x, y))| term.directed(x.cmp(y)))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+    positions
+}
+
 /// Where a value sorts: empty first, then numbers by value, then other text by code point.
 /// Ranking numbers apart from text keeps the order total, which sorting relies on.
 #[derive(PartialEq, PartialOrd)]
 enum SortKey<'a> {
     Empty,
     Number(f64),
-    Text(&'a str),
+    Text(Cow<'a, str>),
 }
 
 // `Number` only ever holds finite values (see `number`), so the partial order is total.
@@ -87,10 +115,11 @@ impl Ord for SortKey<'_> {
     }
 }
 
-fn sort_key(text: Option<&str>) -> SortKey<'_> {
+fn sort_key(text: Option<Cow<'_, str>>) -> SortKey<'_> {
     match text {
-        None | Some("") => SortKey::Empty,
-        Some(t) => number(t).map_or(SortKey::Text(t), SortKey::Number),
+        None => SortKey::Empty,
+        Some(t) if t.is_empty() => SortKey::Empty,
+        Some(t) => number(&t).map_or(SortKey::Text(t), SortKey::Number),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The IndexedDB store (`offgrid::web::idb`) against real IndexedDB. Each test opens a fresh,
 //! randomly named database and deletes it at the end.
 
+use offgrid::api::table::ListParams;
 use offgrid::outbox::{Base, Entry, EntryError, EntryState, OutboxError, TransitionError};
+use offgrid::query::{Query, QueryContext};
 use offgrid::record::{new_sys_id, new_uuid, Record, Timestamp};
 use offgrid::web::idb::{CacheMeta, DbError, LocalChanges, LocalDb, RemoveError, SCHEMA_VERSION};
 use serde_json::{json, Value};
@@ -952,4 +954,107 @@ fn errors_become_js_errors_at_the_edge() {
         String::from(js_err.message()),
         "local storage could not save a setting: nope"
     );
+}
+
+/// Asserts that each query's page from `db`'s list read (`live_table`, then `page_view`) is
+/// the page of the stored records, as a connection that never read anything before sees them.
+async fn lists_as_stored(name: &str, db: &LocalDb, queries: &[&str], step: &str) {
+    let ctx = QueryContext {
+        user_name: "beth.anglin".into(),
+        user_sys_id: String::new(),
+    };
+    let stored = LocalDb::open(name)
+        .await
+        .unwrap()
+        .table_records("wm_task")
+        .await
+        .unwrap();
+    for query in queries {
+        let params = ListParams {
+            query: Query::parse(query).unwrap(),
+            limit: 100,
+            offset: 0,
+            fields: None,
+        };
+        let view = db
+            .live_table("wm_task", &params.query.narrowing(&ctx))
+            .await
+            .unwrap()
+            .expect("a cache is live");
+        assert_eq!(
+            params.page_view(&view, &ctx),
+            params.page(stored.clone(), &ctx),
+            "{query} after {step}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_list_read_through_an_index_sees_every_write_its_own_and_another_connections() {
+    let (name, db) = fresh().await;
+    assert!(db.live_table("wm_task", &[]).await.unwrap().is_none());
+    let staging = db.begin_staging().await.unwrap();
+    staging.put_batch(&tasks(0..6, "assigned")).await.unwrap();
+    staging.put_batch(&tasks(6..10, "accepted")).await.unwrap();
+    db.swap_in(staging, &meta(10)).await.unwrap();
+    let mut other_user = task(11, "assigned");
+    other_user.set("assigned_to", "fred.luddy");
+    db.put_records("wm_task", &[other_user]).await.unwrap();
+
+    // Bound to indexed values: a just-started connection reads only those records.
+    let assigned = [("state".to_string(), vec!["assigned".to_string()])];
+    let slice = db.live_table("wm_task", &assigned).await.unwrap().unwrap();
+    assert_eq!(slice.records().len(), 7, "the assigned tasks alone");
+    let indexed = [
+        "state=assigned^ORDERBYDESCnumber",
+        "stateINassigned,accepted^ORDERBYnumber",
+        "assigned_to=fred.luddy^state=assigned^ORDERBYnumber",
+        "state=assigned",
+    ];
+    lists_as_stored(&name, &db, &indexed, "the first read").await;
+
+    db.put_records(
+        "wm_task",
+        &[
+            task(1, "accepted"),
+            task(7, "assigned"),
+            task(20, "assigned"),
+        ],
+    )
+    .await
+    .unwrap();
+    lists_as_stored(&name, &db, &indexed, "its own put").await;
+    db.delete_record("wm_task", &sys_id(2)).await.unwrap();
+    lists_as_stored(&name, &db, &indexed, "its own delete").await;
+
+    let other = LocalDb::open(&name).await.unwrap();
+    other
+        .put_records("wm_task", &[task(3, "accepted"), task(8, "assigned")])
+        .await
+        .unwrap();
+    lists_as_stored(&name, &db, &indexed, "another connection's put").await;
+    other.delete_record("wm_task", &sys_id(4)).await.unwrap();
+    db.put_records("wm_task", &[task(9, "assigned")])
+        .await
+        .unwrap();
+    lists_as_stored(&name, &db, &indexed, "another's delete, then its own put").await;
+
+    // Not bound to an indexed value: the whole table, kept and changed the same way.
+    let whole = [
+        "priority=2^ORDERBYnumber",
+        "ORDERBYDESCstate",
+        "numberLIKE1",
+    ];
+    lists_as_stored(&name, &db, &whole, "the first read of the whole table").await;
+    other
+        .put_records("wm_task", &[task(5, "accepted")])
+        .await
+        .unwrap();
+    db.put_records("wm_task", &[task(6, "new")]).await.unwrap();
+    lists_as_stored(&name, &db, &whole, "another's put, then its own").await;
+    db.put_records("wm_task", &[task(0, "new")]).await.unwrap();
+    lists_as_stored(&name, &db, &whole, "its own put").await;
+    lists_as_stored(&name, &db, &indexed, "its own put").await;
+    drop(other);
+    finish(name, db).await;
 }

@@ -14,8 +14,8 @@
 
 use super::codec::{from_js, read_record, record_key, stored_record, to_js};
 use super::error::{DbError, OrDbError};
-use super::memo::{bump, stored_rev, CachedTable, RECORDS_REV};
-use super::schema::{AREA_0, AREA_1, BY_TABLE, META, SHADOW};
+use super::memo::{bump, stored_rev, CachedTable, SliceKey, RECORDS_REV};
+use super::schema::{AREA_0, AREA_1, BY_ASSIGNED_TO, BY_STATE, BY_TABLE, META, SHADOW};
 use super::writes::Writes;
 use super::LocalDb;
 use crate::record::{Record, Timestamp};
@@ -30,6 +30,15 @@ use wasm_bindgen::JsValue;
 pub(crate) const AREA_KEY: &str = "area";
 /// The `meta` key of the cache's [`CacheMeta`].
 pub(crate) const CACHE_KEY: &str = "cache";
+
+/// The index of a record area on `field`, if it has one.
+fn field_index(field: &str) -> Option<&'static str> {
+    match field {
+        "state" => Some(BY_STATE),
+        "assigned_to" => Some(BY_ASSIGNED_TO),
+        _ => None,
+    }
+}
 
 /// The three stores a transaction needs to find and use the live area.
 const AREA_STORES: [&str; 3] = [META, AREA_0, AREA_1];
@@ -101,41 +110,98 @@ impl LocalDb {
 
     /// Every cached record of a table (in `sys_id` order).
     pub async fn table_records(&self, table: &str) -> Result<Vec<Record>, DbError> {
-        Ok(self.cached_table(table).await?.values().cloned().collect())
+        let records = self.read_table(table, false, &[]).await?;
+        Ok(records.map_or_else(Vec::new, |r| r.records().to_vec()))
     }
 
-    /// A table's cached records by `sys_id`: kept in memory once read ([`super::memo`]), so
-    /// a warm connection reads one token instead of the table; else one `getAll` on the
-    /// `table` index.
-    pub async fn cached_table(&self, table: &str) -> Result<Rc<CachedTable>, DbError> {
+    /// The cached records of a table that a query bound by `narrowing`
+    /// ([`crate::query::Query::narrowing`]) can match, `None` when no download was swapped in
+    /// (or the cache was cleared): the whole table when it is kept in memory or nothing
+    /// narrows by an indexed field (`state`, `assigned_to`), else only the records that index
+    /// holds at the narrowing's values, so a just-started worker reads and decodes what the
+    /// answer needs. In one transaction; kept in memory once read ([`super::memo`]), so a warm
+    /// connection reads two keys instead of records.
+    pub async fn live_table(
+        &self,
+        table: &str,
+        narrowing: &[SliceKey],
+    ) -> Result<Option<Rc<CachedTable>>, DbError> {
+        self.read_table(table, true, narrowing).await
+    }
+
+    /// See [`LocalDb::live_table`]; `None` only when `needs_cache` and no cache is live.
+    async fn read_table(
+        &self,
+        table: &str,
+        needs_cache: bool,
+        narrowing: &[SliceKey],
+    ) -> Result<Option<Rc<CachedTable>>, DbError> {
         const OP: &str = "read a table's cached records";
         let tx = self.read(&AREA_STORES, OP)?;
         let meta = tx.object_store(META).op(OP)?;
+        // Sent before the token's read, so both are answered in one round.
+        let cache = needs_cache
+            .then(|| meta.get(CACHE_KEY).primitive().op(OP))
+            .transpose()?;
         let rev = stored_rev(&meta, RECORDS_REV, OP).await?;
+        if let Some(cache) = cache {
+            let found: Option<JsValue> = cache.await.op(OP)?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
         if let Some(kept) = self.memo.table(&rev, table) {
-            return Ok(kept);
+            return Ok(Some(kept));
+        }
+        let indexed: Vec<(&str, &SliceKey)> = narrowing
+            .iter()
+            .filter_map(|key| Some((field_index(&key.0)?, key)))
+            .collect();
+        if let Some(kept) = indexed
+            .iter()
+            .find_map(|(_, key)| self.memo.slice(&rev, table, key))
+        {
+            return Ok(Some(kept));
         }
         let area = live_area(&tx, OP).await?;
         let store = tx.object_store(area.store()).op(OP)?;
-        let index = store.index(BY_TABLE).op(OP)?;
-        let found = index
-            .get_all::<JsValue>()
-            .with_query(JsValue::from_str(table))
-            .primitive()
-            .op(OP)?
-            .await
-            .op(OP)?;
-        let mut records = CachedTable::new();
-        for js in found {
-            let record = read_record(OP, js.op(OP)?)?;
-            // Stored records always have one: `stored_record` refuses the others.
-            if let Some(sys_id) = record.sys_id() {
-                records.insert(sys_id.to_string(), record);
+        // A state over an assignee: a technician's cache is mostly their own assignments, so
+        // `assigned_to` leaves most of it, while a state leaves its share.
+        let narrowest = indexed.iter().min_by_key(|(index, _)| *index != BY_STATE);
+        let Some(&(index, key)) = narrowest else {
+            let index = store.index(BY_TABLE).op(OP)?;
+            let found = index
+                .get_all::<JsValue>()
+                .with_query(JsValue::from_str(table))
+                .primitive()
+                .op(OP)?
+                .await
+                .op(OP)?;
+            let records = found
+                .map(|js| read_record(OP, js.op(OP)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            let records = Rc::new(CachedTable::new(records));
+            self.memo.keep_table(rev, table, records.clone());
+            return Ok(Some(records));
+        };
+        let index = store.index(index).op(OP)?;
+        let mut records = Vec::new();
+        for text in &key.1 {
+            let found = index
+                .get_all::<JsValue>()
+                .with_query(record_key(table, text))
+                .primitive()
+                .op(OP)?
+                .await
+                .op(OP)?;
+            for js in found {
+                records.push(read_record(OP, js.op(OP)?)?);
             }
         }
-        let records = Rc::new(records);
-        self.memo.keep_table(rev, table, records.clone());
-        Ok(records)
+        let records = Rc::new(CachedTable::new(records));
+        self.memo
+            .keep_slice(rev, table, key.clone(), records.clone());
+        Ok(Some(records))
     }
 
     /// The `sys_id`s of a table's cached records, from the `table` index's keys alone: no
@@ -170,15 +236,15 @@ impl LocalDb {
 
     /// Puts records of one table into the live area, in one transaction.
     pub async fn put_records(&self, table: &str, records: &[Record]) -> Result<(), DbError> {
-        let puts = records.iter().map(|r| (table, r));
-        self.write_live("save records to the offline cache", puts, [], &[])
+        let puts: Vec<_> = records.iter().map(|r| (table, r)).collect();
+        self.write_live("save records to the offline cache", &puts, &[], &[])
             .await
     }
 
     /// Deletes a record from the live area (nothing happens when it is not cached).
     pub async fn delete_record(&self, table: &str, sys_id: &str) -> Result<(), DbError> {
         let deletes = [(table, sys_id)];
-        self.write_live("delete a record from the offline cache", [], deletes, &[])
+        self.write_live("delete a record from the offline cache", &[], &deletes, &[])
             .await
     }
 
@@ -191,28 +257,32 @@ impl LocalDb {
         deletes: &[(String, String)],
         settled: &[(String, String)],
     ) -> Result<(), DbError> {
+        let puts: Vec<_> = puts.iter().map(|(table, r)| (table.as_str(), r)).collect();
+        let deletes: Vec<_> = deletes
+            .iter()
+            .map(|(table, id)| (table.as_str(), id.as_str()))
+            .collect();
         self.write_live(
             "save synced records to the offline cache",
-            puts.iter().map(|(table, r)| (table.as_str(), r)),
-            deletes
-                .iter()
-                .map(|(table, id)| (table.as_str(), id.as_str())),
+            &puts,
+            &deletes,
             settled,
         )
         .await
     }
 
-    async fn write_live<'a>(
+    /// The one writer of the live area for the three above: slices, not iterators, so it is
+    /// compiled once (each generic copy of an async writer costs kilobytes of wasm).
+    async fn write_live(
         &self,
         op: &'static str,
-        puts: impl IntoIterator<Item = (&'a str, &'a Record)> + Clone,
-        deletes: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+        puts: &[(&str, &Record)],
+        deletes: &[(&str, &str)],
         settled: &[(String, String)],
     ) -> Result<(), DbError> {
         let values = puts
-            .clone()
-            .into_iter()
-            .map(|(table, r)| stored_record(op, table, r))
+            .iter()
+            .map(|&(table, r)| stored_record(op, table, r))
             .collect::<Result<Vec<_>, _>>()?;
         let stores = [META, AREA_0, AREA_1, SHADOW];
         let tx = if settled.is_empty() {
@@ -228,7 +298,7 @@ impl LocalDb {
         for value in values {
             writes.push(store.put(value).primitive().op(op)?);
         }
-        for (table, sys_id) in deletes.clone() {
+        for &(table, sys_id) in deletes {
             writes.push(store.delete(record_key(table, sys_id)).primitive().op(op)?);
         }
         let shadows = tx.object_store(SHADOW).op(op)?;
@@ -241,7 +311,8 @@ impl LocalDb {
             );
         }
         writes.commit(tx, op).await?;
-        self.memo.records_written(&bumped, puts, deletes);
+        self.memo
+            .records_written(&bumped, puts.iter().copied(), deletes.iter().copied());
         Ok(())
     }
 

@@ -34,7 +34,8 @@ pub(crate) fn from_js<T: DeserializeOwned>(op: &'static str, js: JsValue) -> Res
     serde_json::from_str(&text).map_err(|e| decode(e.to_string()))
 }
 
-/// The key of a record in a record area or the shadow store: `[table, sys_id]`.
+/// The key of a record in a record area or the shadow store: `[table, sys_id]` (and a key of
+/// the areas' `[table, field]` indexes, `[table, value]`).
 pub(crate) fn record_key(table: &str, sys_id: &str) -> JsValue {
     js_sys::Array::of2(&JsValue::from_str(table), &JsValue::from_str(sys_id)).into()
 }

@@ -1,6 +1,7 @@
 //! Decoded cached records and outbox entries kept in memory by the connection that read them,
 //! so a warm worker answers a list, an action or a count without reading and decoding a whole
-//! store again.
+//! store again. A table is kept whole, or as slices read through an IndexedDB index (the
+//! records whose `state`, say, is `assigned`), which is all a query bound to those values needs.
 //!
 //! **Never stale.** Every transaction that writes the live record area or the outbox also
 //! writes a new revision token under a `meta` key ([`RECORDS_REV`], [`OUTBOX_REV`]), in the same
@@ -14,12 +15,12 @@
 
 use super::error::{DbError, OrDbError};
 use super::writes::Writes;
+use crate::api::table::{narrowed_by, Narrowing};
 use crate::outbox::Entry;
 use crate::record::{new_uuid, Record};
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
@@ -28,8 +29,8 @@ pub(crate) const RECORDS_REV: &str = "records_rev";
 /// The `meta` key of the outbox's revision token.
 pub(crate) const OUTBOX_REV: &str = "outbox_rev";
 
-/// A table's cached records by `sys_id` (so in `sys_id` order).
-pub type CachedTable = BTreeMap<String, Record>;
+/// A table's cached records in `sys_id` order, with the indexes and orders list reads keep.
+pub type CachedTable = crate::api::table::TableView;
 
 /// A stored revision token; `None` before the first write.
 pub(crate) type Rev = Option<String>;
@@ -75,8 +76,62 @@ pub(crate) async fn stored_rev(
     Ok(found.and_then(|v| v.as_string()))
 }
 
-/// The tables of the live area read so far, by name.
-type Tables = HashMap<String, Rc<CachedTable>>;
+/// Which of a table's records a slice holds: those that meet a narrowing condition (read
+/// through an IndexedDB index on its field, at its strings).
+pub(crate) type SliceKey = Narrowing;
+
+/// How many slices of one table are kept; the oldest goes first.
+const SLICES_KEPT: usize = 8;
+
+/// What is kept of one table: all its records, or slices of them read through an index.
+struct Kept {
+    table: String,
+    all: Option<Rc<CachedTable>>,
+    slices: Vec<(SliceKey, Rc<CachedTable>)>,
+}
+
+/// The tables of the live area read so far (a few: a list, not a map, is less wasm).
+type Tables = Vec<Kept>;
+
+/// What is kept of `table`, made empty when nothing is.
+fn kept_mut<'a>(tables: &'a mut Tables, table: &str) -> &'a mut Kept {
+    let at = match tables.iter().position(|k| k.table == table) {
+        Some(at) => at,
+        None => {
+            tables.push(Kept {
+                table: table.to_string(),
+                all: None,
+                slices: Vec::new(),
+            });
+            tables.len() - 1
+        }
+    };
+    &mut tables[at]
+}
+
+/// Changes every kept view of `table` in place (`change` gets the slice's key, `None` for the
+/// whole table). A view a read still holds cannot be changed, so then the table is forgotten,
+/// to be read again.
+fn change(tables: &mut Tables, table: &str, change: &dyn Fn(Option<&SliceKey>, &mut CachedTable)) {
+    let Some(kept) = tables.iter_mut().find(|k| k.table == table) else {
+        return;
+    };
+    let all = kept.all.iter_mut().map(|view| (None, view));
+    let slices = kept
+        .slices
+        .iter_mut()
+        .map(|(key, view)| (Some(&*key), view));
+    let mut held = false;
+    for (key, view) in all.chain(slices) {
+        match Rc::get_mut(view) {
+            Some(view) => change(key, view),
+            None => held = true,
+        }
+    }
+    if held {
+        tables.retain(|k| k.table != table);
+    }
+}
 
 /// One memo: a value and the token it matches.
 struct At<T> {
@@ -98,25 +153,61 @@ impl Memo {
     pub(crate) fn table(&self, rev: &Rev, table: &str) -> Option<Rc<CachedTable>> {
         let memo = self.records.borrow();
         let at = memo.as_ref().filter(|at| at.rev == *rev)?;
-        at.value.get(table).cloned()
+        at.value.iter().find(|k| k.table == table)?.all.clone()
     }
 
-    /// Keeps a table's records read at `rev` (tables kept at another token are forgotten).
-    pub(crate) fn keep_table(&self, rev: Rev, table: &str, records: Rc<CachedTable>) {
+    /// A slice of a table's records if it is kept at `rev`.
+    pub(crate) fn slice(&self, rev: &Rev, table: &str, key: &SliceKey) -> Option<Rc<CachedTable>> {
+        let memo = self.records.borrow();
+        let at = memo.as_ref().filter(|at| at.rev == *rev)?;
+        let kept = at.value.iter().find(|k| k.table == table)?;
+        let (_, slice) = kept.slices.iter().find(|(k, _)| k == key)?;
+        Some(slice.clone())
+    }
+
+    /// The kept tables at `rev` (those kept at another token are forgotten).
+    fn tables_at(&self, rev: Rev) -> RefMut<'_, Tables> {
         let mut memo = self.records.borrow_mut();
-        if memo.as_ref().is_none_or(|at| at.rev != rev) {
-            *memo = Some(At {
-                rev,
-                value: HashMap::new(),
-            });
+        if memo.as_ref().is_some_and(|at| at.rev != rev) {
+            *memo = None;
         }
-        if let Some(at) = memo.as_mut() {
-            at.value.insert(table.to_string(), records);
-        }
+        RefMut::map(memo, |m| {
+            &mut m
+                .get_or_insert_with(|| At {
+                    rev,
+                    value: Vec::new(),
+                })
+                .value
+        })
     }
 
-    /// Applies a committed write of the live area: `puts` and `deletes` as `(table, ...)`.
-    /// Tables not kept stay unread.
+    /// Keeps a table's records read at `rev`; its slices are no longer needed.
+    pub(crate) fn keep_table(&self, rev: Rev, table: &str, records: Rc<CachedTable>) {
+        let mut tables = self.tables_at(rev);
+        let kept = kept_mut(&mut tables, table);
+        kept.all = Some(records);
+        kept.slices.clear();
+    }
+
+    /// Keeps a slice of a table's records read at `rev`.
+    pub(crate) fn keep_slice(
+        &self,
+        rev: Rev,
+        table: &str,
+        key: SliceKey,
+        records: Rc<CachedTable>,
+    ) {
+        let mut tables = self.tables_at(rev);
+        let kept = kept_mut(&mut tables, table);
+        if kept.slices.len() >= SLICES_KEPT {
+            kept.slices.remove(0);
+        }
+        kept.slices.push((key, records));
+    }
+
+    /// Applies a committed write of the live area: `puts` and `deletes` as `(table, ...)`. A
+    /// put record joins the slices its field puts it in and leaves the others. Tables not
+    /// kept stay unread.
     pub(crate) fn records_written<'a>(
         &self,
         bump: &Bump,
@@ -129,14 +220,17 @@ impl Memo {
             return;
         };
         for (table, record) in puts {
-            if let (Some(kept), Some(sys_id)) = (at.value.get_mut(table), record.sys_id()) {
-                Rc::make_mut(kept).insert(sys_id.to_string(), record.clone());
-            }
+            change(
+                &mut at.value,
+                table,
+                &|slice, view| match (slice, record.sys_id()) {
+                    (Some(key), Some(sys_id)) if !narrowed_by(record, key) => view.remove(sys_id),
+                    _ => view.put(record.clone()),
+                },
+            );
         }
         for (table, sys_id) in deletes {
-            if let Some(kept) = at.value.get_mut(table) {
-                Rc::make_mut(kept).remove(sys_id);
-            }
+            change(&mut at.value, table, &|_, view| view.remove(sys_id));
         }
         at.rev = Some(bump.new.clone());
     }

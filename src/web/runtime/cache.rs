@@ -221,7 +221,7 @@ impl Runtime {
 
     /// The Table API answered from the cache with the contract's own checks and paging (the
     /// same code the instance pages with), over the cached records in `sys_id` order, which a
-    /// warm worker keeps decoded in memory.
+    /// warm worker keeps decoded in memory with the indexes and orders of earlier reads.
     async fn table_from_cache(
         &self,
         session: &Session,
@@ -243,17 +243,13 @@ impl Runtime {
         if !session.tables.contains(table) && !local::DEVICE_WRITTEN.contains(&table) {
             return Err(ApiError::not_cached(table).into());
         }
-        if session.db.cache_meta().await?.is_none() {
-            return Err(RuntimeError::NoCache);
-        }
-        // Kept in `sys_id` order, and copied only where a record joins the page.
-        let records = session.db.cached_table(table).await?;
         let ctx = session.ctx();
-        let mut pager = params.pager(&ctx);
-        for record in records.values() {
-            pager.offer_ref(record);
-        }
-        let page = pager.finish();
+        let records = session
+            .db
+            .live_table(table, &params.query.narrowing(&ctx))
+            .await?
+            .ok_or(RuntimeError::NoCache)?;
+        let page = params.page_view(&records, &ctx);
         Ok(json_response(
             200,
             &page.body,
