@@ -240,7 +240,8 @@ impl LocalDb {
             .collect::<Result<Vec<_>, DbError>>()?;
         let entry = to_js(OP, &changes.entry)?;
         let shadow_store = tx.object_store(SHADOW).op(OP)?;
-        // All lookups go out together; the writes follow once they are answered.
+        // The lookups and both tokens' reads go out together (one round trip to the browser's
+        // database, not three); the writes that depend on them follow once they are answered.
         let mut lookups = Vec::with_capacity(shadows.len());
         for (key, _) in &shadows {
             lookups.push(
@@ -250,6 +251,14 @@ impl LocalDb {
                     .op(OP)?,
             );
         }
+        let meta = tx.object_store(META).op(OP)?;
+        let (mut writes, mut outbox_writes) = (Writes::new(), Writes::new());
+        let (records_bumped, outbox_bumped) = try_join(
+            bump(&meta, RECORDS_REV, &mut writes, OP),
+            bump(&meta, OUTBOX_REV, &mut outbox_writes, OP),
+        )
+        .await?;
+        writes.append(outbox_writes);
         let mut absent = Vec::with_capacity(shadows.len());
         for lookup in lookups {
             absent.push(lookup.await.op(OP)?.is_none());
@@ -258,10 +267,6 @@ impl LocalDb {
         let records = tx.object_store(area.store()).op(OP)?;
         let outbox = tx.object_store(OUTBOX).op(OP)?;
         let blob_store = tx.object_store(BLOBS).op(OP)?;
-        let mut writes = Writes::new();
-        let meta = tx.object_store(META).op(OP)?;
-        let records_bumped = bump(&meta, RECORDS_REV, &mut writes, OP).await?;
-        let outbox_bumped = bump(&meta, OUTBOX_REV, &mut writes, OP).await?;
         for ((_, value), absent) in shadows.into_iter().zip(absent) {
             if absent {
                 writes.push(shadow_store.put(value).primitive().op(OP)?);
