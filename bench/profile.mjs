@@ -3,7 +3,7 @@
 // wasm's entry points (the first wasm function below JS, past wasm-bindgen's glue) by total
 // time, each with its share of the time the worker was busy (not idle).
 //
-//   node bench/profile.mjs target/bench/action-1000.10000.cpuprofile
+//   node bench/profile.mjs target/bench/action-1000.10000.cpuprofile   (PROFILE_TOP=40: longer lists)
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
