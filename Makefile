@@ -50,12 +50,21 @@ size: build
 ## bench: offgrid's hot paths in headless Chromium against a release instance, each figure
 ## beside a baseline from the same run (docs/bench.md); prints a table and writes
 ## target/bench/bench.json. A few minutes with the defaults; sizes by variables, e.g. the full
-## run: make bench RECORDS=10000,100000 OUTBOX=0,1000 SYNC=1000 RUNS=200
+## run: make bench RECORDS=10000,100000 OUTBOX=0,1000 SYNC=1000 RUNS=200. ONLY=download,action
+## runs some figures; PROFILE=1 records the worker's CPU profile of each (target/bench/*.cpuprofile)
+## on a core built as shipped but keeping its function names (target/bench/pkg-profile).
+BENCH_PKG := $(if $(PROFILE),target/bench/pkg-profile,pkg)
 bench: build
 	cargo build --release -p offgrid-server
+ifdef PROFILE
+	$(WASM_BUILD) --no-opt --out-dir $(BENCH_PKG)
+	wasm-opt -O -g --enable-bulk-memory --enable-nontrapping-float-to-int $(BENCH_PKG)/offgrid_bg.wasm -o $(BENCH_PKG)/offgrid_bg.wasm
+	node scripts/package.mjs $(BENCH_PKG) --shell www
+endif
 	BENCH_RECORDS="$(RECORDS)" BENCH_OUTBOX="$(OUTBOX)" BENCH_SYNC="$(SYNC)" BENCH_RUNS="$(RUNS)" BENCH_LIST_RUNS="$(LIST_RUNS)" \
 	  BENCH_COLD="$(COLD)" BENCH_DOWNLOADS="$(DOWNLOADS)" BENCH_OUT="$(OUT)" BENCH_ADDR="$(BENCH_ADDR)" \
 	  BENCH_INSTANCE_RECORDS="$(INSTANCE_RECORDS)" \
+	  BENCH_ONLY="$(ONLY)" BENCH_PROFILE="$(PROFILE)" BENCH_PKG="$(BENCH_PKG)" \
 	  node bench/run.mjs
 
 lint:

@@ -16,10 +16,19 @@
 //   BENCH_ADDR     the instance's address (default 127.0.0.1:18431)
 //   BENCH_INSTANCE_RECORDS demo records of the instance's own figures, on an instance of their
 //                  own (default 100000)
+//   BENCH_ONLY     the figures to run, comma-separated (default all): instance, download, list
+//                  (warm), cold (list just started, cold start), action, sync
+//   BENCH_PROFILE  set (`make bench PROFILE=1`): the worker's CPU profile around each figure's
+//                  timed calls, written as target/bench/<figure>.<size>.cpuprofile (DevTools
+//                  loads it) and summed up: the functions with the most self time, and the
+//                  wasm's entry points by total time
+//   BENCH_PKG      the core the instance serves (default pkg/; PROFILE=1 builds one that keeps
+//                  its function names)
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { summarize } from './profile.mjs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,7 +45,15 @@ const OPTIONS = {
   out: env.BENCH_OUT || join(ROOT, 'target/bench/bench.json'),
   addr: env.BENCH_ADDR || '127.0.0.1:18431',
   instanceRecords: Number(env.BENCH_INSTANCE_RECORDS || 100000),
+  only: (env.BENCH_ONLY || '').split(',').map((v) => v.trim()).filter(Boolean),
+  profile: Boolean(env.BENCH_PROFILE),
+  pkg: join(ROOT, env.BENCH_PKG || 'pkg'),
 };
+const FIGURES = ['instance', 'download', 'list', 'cold', 'action', 'sync'];
+for (const name of OPTIONS.only) {
+  if (!FIGURES.includes(name)) throw new Error(`bench: BENCH_ONLY: no figure ${name} (the figures: ${FIGURES.join(', ')})`);
+}
+const want = (name) => OPTIONS.only.length === 0 || OPTIONS.only.includes(name);
 // The demo gives one technician about a third of its records (open tasks and incidents of
 // theirs): three demo records for every cached one.
 const DEMO_PER_CACHED = 3;
@@ -107,7 +124,8 @@ async function peakHeap(heap, work) {
 // The JS heap and the array buffers' backing stores, where the worker's wasm memory lives.
 const heapBytes = ({ usedSize, backingStorageSize = 0 }) => usedSize + backingStorageSize;
 
-async function workerHeap(browser) {
+// The app's worker through the browser's CDP session: its JS heap, and its CPU profile.
+async function workerTarget(browser) {
   const cdp = await browser.newBrowserCDPSession();
   const pending = new Map();
   let next = 0;
@@ -135,11 +153,38 @@ async function workerHeap(browser) {
     }
     return true;
   };
+  const running = async () => {
+    if (!(await attach())) throw new Error('bench: the worker is not running');
+  };
   return {
     usage: async () => ((await attach()) ? heapBytes(await send('Runtime.getHeapUsage')) : 0),
     gc: async () => (await attach()) && send('HeapProfiler.collectGarbage'),
+    startProfile: async () => {
+      await running();
+      await send('Profiler.enable');
+      await send('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
+      await send('Profiler.start');
+    },
+    stopProfile: async () => (await send('Profiler.stop')).profile,
   };
 }
+
+// A sample every 100 µs: an offline action of a few ms gets tens of samples.
+const PROFILE_INTERVAL_US = 100;
+
+// `work()` with the worker's CPU profile recorded around it when BENCH_PROFILE is set: the
+// profile is written to target/bench/<name>.<size>.cpuprofile and summed up on the console.
+async function profiled(worker, name, size, work) {
+  if (!OPTIONS.profile) return work();
+  await worker.startProfile();
+  const result = await work();
+  const profile = await worker.stopProfile();
+  const file = join(dirname(OPTIONS.out), `${name}.${size}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  console.log(summarize(profile, `${name} (${file})`, PROFILE_INTERVAL_US));
+  return result;
+}
+
 
 // fetch() from a page, `runs` times in a row inside the page: the times and the last answer.
 function timedFetch(page, { method = 'GET', path, body, runs = 1, each }) {
@@ -172,9 +217,10 @@ async function signIn(page) {
 // Every figure for one cache size. `figures` collects rows: {figure, size, value, unit,
 // baseline, baseline_name, lower_is_better, target?, met?, detail?}.
 async function benchSize(cached, figures) {
+  if (!FIGURES.some((name) => name !== 'instance' && want(name))) return;
   const demo = cached * DEMO_PER_CACHED;
   const instance = new Instance({
-    pkg: join(ROOT, 'pkg'),
+    pkg: OPTIONS.pkg,
     records: demo,
     args: ['--www', WWW, '--record-bytes', String(RECORD_BYTES)],
     startupMs: 600_000,
@@ -212,82 +258,105 @@ async function benchSize(cached, figures) {
     await page.evaluate(() => window.ready);
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
     await signIn(page);
-    const swHeap = await workerHeap(browser);
+    const worker = await workerTarget(browser);
 
-    // 1. Download + store.
-    const downloads = { offgrid: [], raw: [], dexie: [] };
+    // 1. Download + store. The other figures need the cache: without this figure, one untimed
+    // download fills it.
+    const download = () => timedFetch(page, { method: 'POST', path: '/offgrid/cache/download?full=true' });
     let received = 0;
-    for (let i = 0; i < OPTIONS.downloads; i++) {
-      const { result, peakMB } = await peakHeap(swHeap, () => timedFetch(page, { method: 'POST', path: '/offgrid/cache/download?full=true' }));
-      check(result.last.status === 200, `the worker's download answered ${result.last.status} ${JSON.stringify(result.last.body)}`);
-      received = result.last.body.received;
-      downloads.offgrid.push({ ms: result.times[0], heap: peakMB() });
-      const dx = await peakHeap(pageHeap, () => bpage.evaluate(() => window.bench.dexieDownload()));
-      check(dx.result.count === received, `Dexie stored ${dx.result.count} records, the worker ${received}`);
-      downloads.dexie.push({ ms: dx.result.ms, heap: dx.peakMB() });
-      // Last: the warm list baseline filters the records it leaves in memory.
-      const raw = await peakHeap(pageHeap, () => bpage.evaluate(() => window.bench.rawDownload()));
-      check(raw.result.count === received, `the raw-JS download stored ${raw.result.count} records, the worker ${received}`);
-      downloads.raw.push({ ms: raw.result.ms, heap: raw.peakMB() });
+    if (want('download')) {
+      const downloads = { offgrid: [], raw: [], dexie: [] };
+      await profiled(worker, 'download', size, async () => {
+        for (let i = 0; i < OPTIONS.downloads; i++) {
+          const { result, peakMB } = await peakHeap(worker, download);
+          check(result.last.status === 200, `the worker's download answered ${result.last.status} ${JSON.stringify(result.last.body)}`);
+          received = result.last.body.received;
+          downloads.offgrid.push({ ms: result.times[0], heap: peakMB() });
+          const dx = await peakHeap(pageHeap, () => bpage.evaluate(() => window.bench.dexieDownload()));
+          check(dx.result.count === received, `Dexie stored ${dx.result.count} records, the worker ${received}`);
+          downloads.dexie.push({ ms: dx.result.ms, heap: dx.peakMB() });
+          // Last: the warm list baseline filters the records it leaves in memory.
+          const raw = await peakHeap(pageHeap, () => bpage.evaluate(() => window.bench.rawDownload()));
+          check(raw.result.count === received, `the raw-JS download stored ${raw.result.count} records, the worker ${received}`);
+          downloads.raw.push({ ms: raw.result.ms, heap: raw.peakMB() });
+        }
+      });
+      const rate = (runs) => received / (median(runs.map((r) => r.ms)) / 1000);
+      const heap = (runs) => Math.max(...runs.map((r) => r.heap));
+      add({ figure: 'download + store', value: rate(downloads.offgrid), unit: 'records/s', baseline: rate(downloads.raw), baseline_name: 'raw-JS loop', lower_is_better: false, target: { ratio_min: 1 / 1.2 }, detail: { records: received, dexie: rate(downloads.dexie) } });
+      add({ figure: 'download + store vs Dexie', value: rate(downloads.offgrid), unit: 'records/s', baseline: rate(downloads.dexie), baseline_name: 'Dexie bulkPut', lower_is_better: false, target: { ratio_min: 1 } });
+      add({ figure: 'download peak JS heap + buffers', value: heap(downloads.offgrid), unit: 'MB', baseline: heap(downloads.raw), baseline_name: 'raw-JS loop (page heap)', lower_is_better: true, detail: { dexie: heap(downloads.dexie) } });
+    } else {
+      const untimed = await download();
+      check(untimed.last.status === 200, `the worker's download answered ${untimed.last.status} ${JSON.stringify(untimed.last.body)}`);
+      received = untimed.last.body.received;
+      // The warm list baseline filters the records the raw-JS download leaves in memory.
+      if (want('list')) await bpage.evaluate(() => window.bench.rawDownload());
     }
     check(received >= cached * 0.9, `${USER} caches ${received} records, expected about ${cached}`);
-    const rate = (runs) => received / (median(runs.map((r) => r.ms)) / 1000);
-    const heap = (runs) => Math.max(...runs.map((r) => r.heap));
-    add({ figure: 'download + store', value: rate(downloads.offgrid), unit: 'records/s', baseline: rate(downloads.raw), baseline_name: 'raw-JS loop', lower_is_better: false, target: { ratio_min: 1 / 1.2 }, detail: { records: received, dexie: rate(downloads.dexie) } });
-    add({ figure: 'download + store vs Dexie', value: rate(downloads.offgrid), unit: 'records/s', baseline: rate(downloads.dexie), baseline_name: 'Dexie bulkPut', lower_is_better: false, target: { ratio_min: 1 } });
-    add({ figure: 'download peak JS heap + buffers', value: heap(downloads.offgrid), unit: 'MB', baseline: heap(downloads.raw), baseline_name: 'raw-JS loop (page heap)', lower_is_better: true, detail: { dexie: heap(downloads.dexie) } });
 
     // Offline mode on: the list and the actions are answered from the cache, nothing syncs
     // on its own.
     const mode = await timedFetch(page, { method: 'POST', path: '/offgrid/mode', body: { offline: true } });
     check(mode.last.status === 200 && mode.last.body.offline_mode === true, `offline mode: ${JSON.stringify(mode.last.body)}`);
 
-    // 2. The list page, warm and just started, and 5. cold start.
+    // 2. The list page, warm and just started.
     for (const l of LISTS) {
-      console.log(`  … the ${l.name} list page, warm then just started`);
-      const warmBase = await bpage.evaluate(({ table, query, limit, runs }) => window.bench.listWarm(table, query, limit, runs), { ...l, limit: LIMIT, runs: OPTIONS.listRuns });
-      check(warmBase.ids.length === LIMIT, `the ${l.name} list matches only ${warmBase.total} records: too few for a page of ${LIMIT}`);
-      const warm = await timedFetch(page, { path: listPath(l), runs: OPTIONS.listRuns });
-      checkList(warm.last, warmBase, l);
-      add({ figure: `list page (${l.name}), warm`, ...ms(warm.times), baseline: median(warmBase.times), baseline_p99: percentile(warmBase.times, 99), baseline_name: 'JS filter+sort in memory', lower_is_better: true, target: l.name === 'filter' ? { max_ms: 15, ratio_max: 2 } : undefined });
-
-      const coldBase = await bpage.evaluate(({ table, query, limit, runs }) => window.bench.listCold(table, query, limit, runs), { ...l, limit: LIMIT, runs: OPTIONS.cold });
-      checkList(warm.last, coldBase, l);
-      const coldTimes = [];
-      for (let i = 0; i < OPTIONS.cold; i++) {
-        await cdp.send('ServiceWorker.stopAllWorkers');
-        const cold = await timedFetch(page, { path: listPath(l) });
-        checkList(cold.last, coldBase, l);
-        coldTimes.push(cold.times[0]);
+      if (want('list')) {
+        console.log(`  … the ${l.name} list page, warm`);
+        const warmBase = await bpage.evaluate(({ table, query, limit, runs }) => window.bench.listWarm(table, query, limit, runs), { ...l, limit: LIMIT, runs: OPTIONS.listRuns });
+        check(warmBase.ids.length === LIMIT, `the ${l.name} list matches only ${warmBase.total} records: too few for a page of ${LIMIT}`);
+        const warm = await profiled(worker, `list-${l.name}`, size, () => timedFetch(page, { path: listPath(l), runs: OPTIONS.listRuns }));
+        checkList(warm.last, warmBase, l);
+        add({ figure: `list page (${l.name}), warm`, ...ms(warm.times), baseline: median(warmBase.times), baseline_p99: percentile(warmBase.times, 99), baseline_name: 'JS filter+sort in memory', lower_is_better: true, target: l.name === 'filter' ? { max_ms: 15, ratio_max: 2 } : undefined });
       }
-      add({ figure: `list page (${l.name}), just-started worker`, ...ms(coldTimes), baseline: median(coldBase.times), baseline_p99: percentile(coldBase.times, 99), baseline_name: 'IDB getAll+filter+sort', lower_is_better: true, target: l.name === 'filter' ? { ratio_max: 1 } : undefined });
+      if (want('cold')) {
+        // Not profiled: each call starts a new worker, which the profiler is not attached to.
+        console.log(`  … the ${l.name} list page, just started`);
+        const coldBase = await bpage.evaluate(({ table, query, limit, runs }) => window.bench.listCold(table, query, limit, runs), { ...l, limit: LIMIT, runs: OPTIONS.cold });
+        check(coldBase.ids.length === LIMIT, `the ${l.name} list matches only ${coldBase.total} records: too few for a page of ${LIMIT}`);
+        const coldTimes = [];
+        for (let i = 0; i < OPTIONS.cold; i++) {
+          await cdp.send('ServiceWorker.stopAllWorkers');
+          const cold = await timedFetch(page, { path: listPath(l) });
+          checkList(cold.last, coldBase, l);
+          coldTimes.push(cold.times[0]);
+        }
+        add({ figure: `list page (${l.name}), just-started worker`, ...ms(coldTimes), baseline: median(coldBase.times), baseline_p99: percentile(coldBase.times, 99), baseline_name: 'IDB getAll+filter+sort', lower_is_better: true, target: l.name === 'filter' ? { ratio_max: 1 } : undefined });
+      }
     }
 
     // The floor: a worker that answers {} at once, on its own scope.
-    await bpage.evaluate(() => window.bench.worker('/bench/floor/sw.js', '/bench/floor/'));
-    const fpage = await base.newPage();
-    await fpage.goto(`${BASE}/bench/floor/index.html`);
-    await fpage.waitForFunction(() => navigator.serviceWorker.controller !== null);
-    const bfcdp = await base.newCDPSession(fpage);
-    await bfcdp.send('ServiceWorker.enable');
-    const floorColdTimes = [];
-    for (let i = 0; i < OPTIONS.cold; i++) {
-      await bfcdp.send('ServiceWorker.stopAllWorkers');
-      floorColdTimes.push((await timedFetch(fpage, { path: '/bench/floor/first' })).times[0]);
+    let floor;
+    if (want('cold') || want('action')) {
+      await bpage.evaluate(() => window.bench.worker('/bench/floor/sw.js', '/bench/floor/'));
+      const fpage = await base.newPage();
+      await fpage.goto(`${BASE}/bench/floor/index.html`);
+      await fpage.waitForFunction(() => navigator.serviceWorker.controller !== null);
+      // 5. Cold start.
+      if (want('cold')) {
+        const bfcdp = await base.newCDPSession(fpage);
+        await bfcdp.send('ServiceWorker.enable');
+        const floorColdTimes = [];
+        for (let i = 0; i < OPTIONS.cold; i++) {
+          await bfcdp.send('ServiceWorker.stopAllWorkers');
+          floorColdTimes.push((await timedFetch(fpage, { path: '/bench/floor/first' })).times[0]);
+        }
+        const coldStart = [];
+        for (let i = 0; i < OPTIONS.cold; i++) {
+          await cdp.send('ServiceWorker.stopAllWorkers');
+          const first = await timedFetch(page, { path: '/api/now/table/wm_task?sysparm_limit=1' });
+          check(first.last.status === 200 && first.last.source === 'cache' && first.last.body.result.length === 1, `the first answer after a start: ${JSON.stringify(first.last).slice(0, 300)}`);
+          coldStart.push(first.times[0]);
+        }
+        add({ figure: 'cold start to first cached answer', ...ms(coldStart), baseline: median(floorColdTimes), baseline_p99: percentile(floorColdTimes, 99), baseline_name: 'floor worker start', lower_is_better: true });
+      }
+      floor = await timedFetch(fpage, { method: 'POST', path: '/bench/floor/action', body: { table: 'wm_task' }, runs: OPTIONS.runs });
+      check(floor.last.status === 200, 'the floor worker answered');
     }
-    const coldStart = [];
-    for (let i = 0; i < OPTIONS.cold; i++) {
-      await cdp.send('ServiceWorker.stopAllWorkers');
-      const first = await timedFetch(page, { path: '/api/now/table/wm_task?sysparm_limit=1' });
-      check(first.last.status === 200 && first.last.source === 'cache' && first.last.body.result.length === 1, `the first answer after a start: ${JSON.stringify(first.last).slice(0, 300)}`);
-      coldStart.push(first.times[0]);
-    }
-    add({ figure: 'cold start to first cached answer', ...ms(coldStart), baseline: median(floorColdTimes), baseline_p99: percentile(floorColdTimes, 99), baseline_name: 'floor worker start', lower_is_better: true });
-
-    const floor = await timedFetch(fpage, { method: 'POST', path: '/bench/floor/action', body: { table: 'wm_task' }, runs: OPTIONS.runs });
-    check(floor.last.status === 200, 'the floor worker answered');
 
     // 3. Offline actions at each outbox size.
+    if (!want('action') && !want('sync')) return;
     const tasks = (await timedFetch(page, { path: listPath({ table: 'wm_task', query: 'ORDERBYnumber' }, 1000) })).last.body.result;
     check(tasks.length > 0, 'the cache holds tasks to act on');
     let target = 0;
@@ -296,7 +365,7 @@ async function benchSize(cached, figures) {
       return timedFetch(page, { method: 'POST', path: '/api/offgrid/actions/add_work_note', body: { table: 'wm_task', sys_id: task.sys_id }, runs, each: tag });
     };
     const queued = async () => (await timedFetch(page, { path: '/offgrid/outbox' })).last.body.counts.pending;
-    for (const level of OPTIONS.outbox) {
+    for (const level of want('action') ? OPTIONS.outbox : []) {
       console.log(`  … offline actions with ${level} queued`);
       let now = await queued();
       while (now < level) {
@@ -305,12 +374,13 @@ async function benchSize(cached, figures) {
         now = await queued();
       }
       check(now === level, `the outbox holds ${now} entries, expected ${level}`);
-      const timed = await act(OPTIONS.runs, `bench-action-${level}`);
+      const timed = await profiled(worker, `action-${level}`, size, () => act(OPTIONS.runs, `bench-action-${level}`));
       check(timed.last.status === 202 && timed.times.length === OPTIONS.runs, `an offline action answered ${timed.last.status} ${JSON.stringify(timed.last.body)}`);
       add({ figure: `offline action, ${level} queued`, ...ms(timed.times), baseline: median(floor.times), baseline_p99: percentile(floor.times, 99), baseline_name: 'floor worker {}', lower_is_better: true, target: level >= 1000 ? { floor_plus: [2, 8] } : undefined });
     }
 
     // 4. Sync replay: the outbox emptied, SYNC actions queued, then one sync sends them all.
+    if (!want('sync')) return;
     const cleared = await timedFetch(page, { method: 'POST', path: '/offgrid/sync' });
     check(cleared.last.status === 200 && cleared.last.body.remaining === 0, `the untimed sync of the action figures: ${JSON.stringify(cleared.last.body)}`);
     console.log(`  … ${OPTIONS.sync} actions queued, synced, then replayed by Workbox`);
@@ -320,7 +390,7 @@ async function benchSize(cached, figures) {
       check(q.last.status === 202, `a queued action answered ${q.last.status}`);
     }
     check(await queued() === OPTIONS.sync, `the outbox holds ${OPTIONS.sync} entries`);
-    const synced = await timedFetch(page, { method: 'POST', path: '/offgrid/sync' });
+    const synced = await profiled(worker, 'sync', size, () => timedFetch(page, { method: 'POST', path: '/offgrid/sync' }));
     check(synced.last.status === 200 && synced.last.body.applied === OPTIONS.sync && synced.last.body.remaining === 0,
       `the sync applied ${JSON.stringify(synced.last.body)}, expected ${OPTIONS.sync}`);
     await exactlyOnce(instance, `bench-sync-${run}-`, OPTIONS.sync, 'offgrid sync');
@@ -366,7 +436,7 @@ async function exactlyOnce(instance, prefix, count, what) {
 async function benchInstance(figures) {
   const demo = OPTIONS.instanceRecords;
   const instance = new Instance({
-    pkg: join(ROOT, 'pkg'),
+    pkg: OPTIONS.pkg,
     records: demo,
     args: ['--record-bytes', String(RECORD_BYTES)],
     startupMs: 600_000,
@@ -467,15 +537,15 @@ function table(figures) {
 }
 
 const figures = [];
+mkdirSync(dirname(OPTIONS.out), { recursive: true });
 buildWww();
 const machine = { cores: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 1e9), node: process.version,
   chromium: execFileSync(env.CHROMIUM ?? '/usr/bin/chromium', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() };
 console.log(`bench: ${JSON.stringify(OPTIONS)}`);
 const t0 = Date.now();
-await benchInstance(figures);
+if (want('instance')) await benchInstance(figures);
 for (const size of OPTIONS.records) await benchSize(size, figures);
 const result = { date: new Date().toISOString(), machine, options: OPTIONS, seconds: (Date.now() - t0) / 1000,
   figures: figures.map((f) => ({ ...f, ratio: f.baseline ? f.value / f.baseline : null, met: met(f) })) };
-mkdirSync(dirname(OPTIONS.out), { recursive: true });
 writeFileSync(OPTIONS.out, JSON.stringify(result, null, 2) + '\n');
 console.log(`\n${table(figures)}\n\nbench: ${machine.cores} cores (${machine.cpu}), ${machine.chromium}, ${result.seconds.toFixed(0)} s; written to ${OPTIONS.out}`);

@@ -35,8 +35,11 @@ pub trait FeedStaging {
     type Error;
     /// Empties the staging area: the instance sent everything, not changes.
     async fn start_over(&mut self) -> Result<(), Self::Error>;
-    /// Stages records as `(table, record)`.
+    /// Stages records as `(table, record)`. It may return before they are stored, so the next
+    /// batch is decoded while they are written; [`FeedStaging::written`] waits for them.
     async fn put_batch(&mut self, records: &[(String, Record)]) -> Result<(), Self::Error>;
+    /// Waits until every batch put so far is stored.
+    async fn written(&mut self) -> Result<(), Self::Error>;
     /// Stages the removal of a record.
     async fn delete(&mut self, table: &str, sys_id: &str) -> Result<(), Self::Error>;
     /// Hears how far the download is, after every batch.
@@ -76,6 +79,7 @@ where
         }
     }
     flush(staging, &mut batch).await?;
+    staging.written().await?;
     Ok(source.finish()?)
 }
 
@@ -150,6 +154,10 @@ mod tests {
             self.ops.push(format!("put {}", records.len()));
             Ok(())
         }
+        async fn written(&mut self) -> Result<(), FeedError> {
+            self.ops.push("written".into());
+            Ok(())
+        }
         async fn delete(&mut self, table: &str, sys_id: &str) -> Result<(), FeedError> {
             self.ops.push(format!("delete {table} {sys_id}"));
             Ok(())
@@ -192,13 +200,13 @@ mod tests {
     }
 
     #[test]
-    fn records_are_staged_in_batches_with_progress_after_each() {
+    fn records_are_staged_in_batches_with_progress_after_each_and_written_before_the_end() {
         let body: Vec<FeedLine> = (0..1200).map(record).collect();
         // Reads of 501 lines: the header and 500 records, then 501 records, then the rest.
         let (summary, log) = run(&feed(true, body), 501, false);
         let summary = summary.unwrap();
         assert_eq!((summary.count, summary.total), (1200, 1200));
-        assert_eq!(log.ops, ["put 500", "put 501", "put 199"]);
+        assert_eq!(log.ops, ["put 500", "put 501", "put 199", "written"]);
         assert_eq!(log.progress, [(500, 1200), (1001, 1200)]);
     }
 
@@ -211,15 +219,15 @@ mod tests {
         let (summary, log) = run(&feed(false, vec![record(1), delete, record(2)]), 10, true);
         assert!(summary.is_ok(), "{summary:?}");
         let gone = format!("delete wm_task {}", "9".repeat(32));
-        assert_eq!(log.ops, ["put 1", gone.as_str(), "put 1"]);
+        assert_eq!(log.ops, ["put 1", gone.as_str(), "put 1", "written"]);
     }
 
     #[test]
     fn a_full_answer_to_an_incremental_download_starts_the_staging_over() {
         let (_, log) = run(&feed(true, vec![record(1)]), 10, true);
-        assert_eq!(log.ops, ["start over", "put 1"]);
+        assert_eq!(log.ops, ["start over", "put 1", "written"]);
         let (_, log) = run(&feed(true, vec![record(1)]), 10, false);
-        assert_eq!(log.ops, ["put 1"]);
+        assert_eq!(log.ops, ["put 1", "written"]);
     }
 
     #[test]
@@ -231,6 +239,6 @@ mod tests {
             matches!(summary, Err(FeedError::Truncated { .. })),
             "{summary:?}"
         );
-        assert_eq!(log.ops, ["put 2"]);
+        assert_eq!(log.ops, ["put 2", "written"]);
     }
 }

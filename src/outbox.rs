@@ -173,13 +173,18 @@ impl Counts {
     /// How many of `entries` wait, by kind.
     pub fn of(entries: &[Entry]) -> Counts {
         entries.iter().fold(Counts::default(), |mut c, e| {
-            match e.state {
-                EntryState::Pending | EntryState::Syncing => c.pending += 1,
-                EntryState::Failed => c.failed += 1,
-                EntryState::Blocked => c.blocked += 1,
-            }
+            c.count(e);
             c
         })
+    }
+
+    /// Counts one more entry.
+    pub fn count(&mut self, entry: &Entry) {
+        match entry.state {
+            EntryState::Pending | EntryState::Syncing => self.pending += 1,
+            EntryState::Failed => self.failed += 1,
+            EntryState::Blocked => self.blocked += 1,
+        }
     }
 }
 

@@ -460,9 +460,14 @@ impl Runtime {
 
     async fn post_outbox_changed(&self, session: &Session) {
         if let Some(counts) = self.faults.check("status", session.counts().await) {
-            self.events.send(Event::OutboxChanged {
-                counts: json!(counts),
-            });
+            self.post_counts(counts);
         }
+    }
+
+    /// Tells pages the outbox's counts.
+    fn post_counts(&self, counts: Counts) {
+        self.events.send(Event::OutboxChanged {
+            counts: json!(counts),
+        });
     }
 }

@@ -182,7 +182,7 @@ async fn a_swapped_in_download_replaces_the_cache() {
         .unwrap();
     assert_eq!(db.cache_meta().await.unwrap(), None);
 
-    let staging = db.begin_staging().await.unwrap();
+    let mut staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(10..15, "accepted")).await.unwrap();
     staging.put_batch(&tasks(15..20, "accepted")).await.unwrap();
     // Until the swap, readers see the old cache only.
@@ -202,7 +202,7 @@ async fn a_swapped_in_download_replaces_the_cache() {
     assert_eq!(db.cache_meta().await.unwrap(), Some(meta(10)));
 
     // The area that was live was emptied: the next download starts from nothing.
-    let staging = db.begin_staging().await.unwrap();
+    let mut staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(30..31, "new")).await.unwrap();
     db.swap_in(staging, &meta(1)).await.unwrap();
     assert_eq!(
@@ -215,13 +215,13 @@ async fn a_swapped_in_download_replaces_the_cache() {
 #[wasm_bindgen_test]
 async fn an_abandoned_download_leaves_the_live_cache_as_it_was() {
     let (name, db) = fresh().await;
-    let staging = db.begin_staging().await.unwrap();
+    let mut staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(0..3, "assigned")).await.unwrap();
     db.swap_in(staging, &meta(3)).await.unwrap();
 
     {
         // Staged, then given up (the network went): never swapped in.
-        let abandoned = db.begin_staging().await.unwrap();
+        let mut abandoned = db.begin_staging().await.unwrap();
         abandoned
             .put_batch(&tasks(100..150, "accepted"))
             .await
@@ -235,7 +235,7 @@ async fn an_abandoned_download_leaves_the_live_cache_as_it_was() {
     assert_eq!(db.cache_meta().await.unwrap(), Some(meta(3)));
 
     // The abandoned records do not leak into the next download.
-    let staging = db.begin_staging().await.unwrap();
+    let mut staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(7..8, "new")).await.unwrap();
     db.swap_in(staging, &meta(1)).await.unwrap();
     assert_eq!(db.count_records().await.unwrap(), 1);
@@ -245,16 +245,16 @@ async fn an_abandoned_download_leaves_the_live_cache_as_it_was() {
 #[wasm_bindgen_test]
 async fn an_incremental_download_applies_its_delta_to_a_copy_then_swaps() {
     let (name, db) = fresh().await;
-    let staging = db.begin_staging().await.unwrap();
+    let mut staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(0..3, "assigned")).await.unwrap();
     db.swap_in(staging, &meta(3)).await.unwrap();
 
     {
         // An abandoned download's leftovers must not reach the next incremental one.
-        let abandoned = db.begin_staging().await.unwrap();
+        let mut abandoned = db.begin_staging().await.unwrap();
         abandoned.put_batch(&tasks(50..51, "new")).await.unwrap();
     }
-    let delta = db.begin_incremental_staging().await.unwrap();
+    let mut delta = db.begin_incremental_staging().await.unwrap();
     delta.put_batch(&tasks(1..2, "accepted")).await.unwrap();
     delta.put_batch(&tasks(3..4, "assigned")).await.unwrap();
     delta.delete("wm_task", &sys_id(0)).await.unwrap();
@@ -414,7 +414,7 @@ async fn an_outbox_save_with_a_refused_entry_changes_nothing() {
 #[wasm_bindgen_test]
 async fn clearing_the_cache_keeps_the_outbox_shadows_and_drafts() {
     let (name, db) = fresh().await;
-    let staging = db.begin_staging().await.unwrap();
+    let mut staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(0..5, "assigned")).await.unwrap();
     db.swap_in(staging, &meta(5)).await.unwrap();
     let e = entry(1, &sys_id(1));
@@ -853,7 +853,7 @@ async fn a_warm_connection_answers_as_stored_after_every_kind_of_its_own_writes(
     );
     assert_eq!(db.shadow("wm_task", &sys_id(1)).await.unwrap(), None);
 
-    let staging = db.begin_staging().await.unwrap();
+    let mut staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(20..23, "accepted")).await.unwrap();
     // Staging touches only the area nobody reads.
     answers_as_stored(&name, &db, "staging").await;

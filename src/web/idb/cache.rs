@@ -12,19 +12,33 @@
 //! A staging that is dropped without a swap leaves its records in the inactive area, where
 //! nothing reads them; the next staging or [`LocalDb::clear_cache`] empties it.
 
-use super::codec::{from_js, read_record, record_key, stored_record, to_js};
+use super::codec::{from_js, read_record, record_key, stored_record, stored_records, to_js};
 use super::error::{DbError, OrDbError};
 use super::memo::{bump, stored_rev, CachedTable, SliceKey, RECORDS_REV};
 use super::schema::{AREA_0, AREA_1, BY_ASSIGNED_TO, BY_STATE, BY_TABLE, META, SHADOW};
 use super::writes::Writes;
 use super::LocalDb;
 use crate::record::{Record, Timestamp};
+use crate::web::transport::js_text;
+use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbTransaction, IdbTransactionMode};
+
+/// A transaction's end: resolves when it commits, fails when it aborts (a refused request
+/// that nothing handles aborts it).
+fn transaction_end(tx: &IdbTransaction) -> JsFuture {
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        tx.set_oncomplete(Some(&resolve));
+        tx.set_onabort(Some(&reject));
+    });
+    JsFuture::from(promise)
+}
 
 /// The `meta` key naming the live record area.
 pub(crate) const AREA_KEY: &str = "area";
@@ -360,7 +374,7 @@ impl LocalDb {
         let mut writes = Writes::new();
         writes.push(tx.object_store(area.store()).op(OP)?.clear().op(OP)?);
         writes.commit(tx, OP).await?;
-        Ok(Staging { db: self, area })
+        Ok(Staging::new(self, area))
     }
 
     /// Starts an incremental download: the inactive area, emptied, then filled with a copy of
@@ -386,13 +400,14 @@ impl LocalDb {
             writes.push(staging.put(value.op(OP)?).primitive().op(OP)?);
         }
         writes.commit(tx, OP).await?;
-        Ok(Staging { db: self, area })
+        Ok(Staging::new(self, area))
     }
 
     /// Makes a staged download the live cache and records its metadata, in one transaction;
     /// then empties the area that was live. If emptying fails, the next staging does it.
-    pub async fn swap_in(&self, staging: Staging<'_>, meta: &CacheMeta) -> Result<(), DbError> {
+    pub async fn swap_in(&self, mut staging: Staging<'_>, meta: &CacheMeta) -> Result<(), DbError> {
         const OP: &str = "swap in the downloaded cache";
+        staging.written().await?;
         if !std::ptr::eq(staging.db, self) {
             return Err(DbError::Invalid {
                 op: OP,
@@ -446,24 +461,67 @@ impl LocalDb {
 pub struct Staging<'a> {
     db: &'a LocalDb,
     area: Area,
+    /// The batch the browser is writing, if any: its transaction, and its end.
+    sent: Option<(IdbTransaction, JsFuture)>,
 }
 
-impl Staging<'_> {
-    /// Puts a batch of `(table, record)` into the staged area, in one transaction.
-    pub async fn put_batch(&self, records: &[(String, Record)]) -> Result<(), DbError> {
-        const OP: &str = "save downloaded records";
-        let values = records
-            .iter()
-            .map(|(table, r)| stored_record(OP, table, r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let store_name = self.area.store();
-        let tx = self.db.write(&[store_name], OP)?;
-        let store = tx.object_store(store_name).op(OP)?;
-        let mut writes = Writes::new();
-        for value in values {
-            writes.push(store.put(value).primitive().op(OP)?);
+impl<'a> Staging<'a> {
+    fn new(db: &'a LocalDb, area: Area) -> Self {
+        Self {
+            db,
+            area,
+            sent: None,
         }
-        writes.commit(tx, OP).await
+    }
+
+    /// Puts a batch of `(table, record)` into the staged area, in one transaction, and returns
+    /// once the browser has it, not once it is stored: the caller decodes the next batch while
+    /// the browser writes this one. The batch before is waited for first (its failure is
+    /// returned here), so at most one is being written; [`Self::written`] waits for the last.
+    /// IndexedDB runs read-write transactions on the same store in the order they were made,
+    /// so later writes (a deletion, the swap) apply after it.
+    pub async fn put_batch(&mut self, records: &[(String, Record)]) -> Result<(), DbError> {
+        const OP: &str = "save downloaded records";
+        let values = stored_records(OP, records)?;
+        self.written().await?;
+        let store_name = self.area.store();
+        // The browser's own requests, with no handler per request: the transaction's end
+        // tells whether all of them were stored. Left to commit on its own, a refused put
+        // aborts the whole transaction in every engine.
+        let js = |e: JsValue| DbError::Idb {
+            op: OP,
+            message: js_text(&e),
+        };
+        let tx = self
+            .db
+            .db
+            .as_sys()
+            .transaction_with_str_and_mode(store_name, IdbTransactionMode::Readwrite)
+            .map_err(js)?;
+        let end = transaction_end(&tx);
+        let store = tx.object_store(store_name).map_err(js)?;
+        for value in values.iter() {
+            if let Err(e) = store.put(&value) {
+                let _ = tx.abort();
+                return Err(js(e));
+            }
+        }
+        self.sent = Some((tx, end));
+        Ok(())
+    }
+
+    /// Waits until the batches put so far are stored, and returns why not if one failed.
+    pub async fn written(&mut self) -> Result<(), DbError> {
+        let Some((tx, end)) = self.sent.take() else {
+            return Ok(());
+        };
+        end.await.map(drop).map_err(|_| DbError::Idb {
+            op: "save downloaded records",
+            message: tx.error().map_or_else(
+                || "the browser gave up the write".into(),
+                |e| format!("{}: {}", e.name(), e.message()),
+            ),
+        })
     }
 
     /// Deletes a record from the staged area (an incremental download's deletion).

@@ -11,7 +11,7 @@ use crate::record::Record;
 use crate::web::transport::js_text;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// A Rust value as a plain JS value.
 pub(crate) fn to_js<T: Serialize + ?Sized>(
@@ -62,18 +62,36 @@ pub(crate) fn stored_record(
     table: &str,
     record: &Record,
 ) -> Result<JsValue, DbError> {
+    to_js(op, &stored_ref(op, table, record)?)
+}
+
+/// Records as the JS values to put, from ONE `JSON.parse` of them all: a download stores them
+/// by the hundred, and one crossing of the wasm boundary per record costs more than the parse.
+pub(crate) fn stored_records(
+    op: &'static str,
+    records: &[(String, Record)],
+) -> Result<js_sys::Array, DbError> {
+    let refs = records
+        .iter()
+        .map(|(table, record)| stored_ref(op, table, record))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(to_js(op, &refs)?.unchecked_into())
+}
+
+fn stored_ref<'a>(
+    op: &'static str,
+    table: &'a str,
+    record: &'a Record,
+) -> Result<StoredRecordRef<'a>, DbError> {
     let sys_id = record.sys_id().ok_or_else(|| DbError::Invalid {
         op,
         message: format!("a {table} record without a sys_id cannot be stored"),
     })?;
-    to_js(
-        op,
-        &StoredRecordRef {
-            table,
-            sys_id,
-            record,
-        },
-    )
+    Ok(StoredRecordRef {
+        table,
+        sys_id,
+        record,
+    })
 }
 
 /// A stored record's JS value back as a record.

@@ -12,7 +12,9 @@ use super::LocalDb;
 use crate::outbox::{Entry, EntryState, OutboxError, TransitionError};
 use crate::record::Record;
 use crate::store::FileInput;
+use futures_util::future::try_join;
 use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::Transaction;
 use std::collections::HashSet;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -61,22 +63,32 @@ impl LocalDb {
     pub async fn outbox_kept(&self) -> Result<Rc<Vec<Entry>>, DbError> {
         const OP: &str = "read the outbox";
         let tx = self.read(&[META, OUTBOX], OP)?;
-        let rev = stored_rev(&tx.object_store(META).op(OP)?, OUTBOX_REV, OP).await?;
+        self.outbox_in(&tx, OP).await
+    }
+
+    /// The outbox as `tx` (over `meta` and the outbox) sees it: the memo when its token is
+    /// the stored one, else every entry read (and kept).
+    async fn outbox_in(
+        &self,
+        tx: &Transaction<'_>,
+        op: &'static str,
+    ) -> Result<Rc<Vec<Entry>>, DbError> {
+        let rev = stored_rev(&tx.object_store(META).op(op)?, OUTBOX_REV, op).await?;
         if let Some(kept) = self.memo.outbox(&rev) {
             return Ok(kept);
         }
-        let store = tx.object_store(OUTBOX).op(OP)?;
+        let store = tx.object_store(OUTBOX).op(op)?;
         let found = store
             .index(BY_SEQ)
-            .op(OP)?
+            .op(op)?
             .get_all::<JsValue>()
             .primitive()
-            .op(OP)?
+            .op(op)?
             .await
-            .op(OP)?;
+            .op(op)?;
         let entries = Rc::new(
             found
-                .map(|js| from_js(OP, js.op(OP)?))
+                .map(|js| from_js(op, js.op(op)?))
                 .collect::<Result<Vec<_>, _>>()?,
         );
         self.memo.keep_outbox(rev, entries.clone());
@@ -163,7 +175,55 @@ impl LocalDb {
     /// transaction across the cache, the shadows, the blobs and the outbox: either all of it is
     /// stored or none of it.
     pub async fn commit_local_action(&self, changes: LocalChanges) -> Result<(), DbError> {
+        let (table, sys_id) = (changes.entry.table.clone(), changes.entry.sys_id.clone());
+        let blobs = changes.blobs.clone();
+        self.act_locally(&table, &sys_id, blobs, |_, _, _| {
+            Ok::<_, DbError>((changes, ()))
+        })
+        .await
+    }
+
+    /// Runs a local action in ONE strict transaction: reads the cached record
+    /// `table`/`sys_id` (`None` when it is not cached) and the outbox (in `seq` order), hands
+    /// them and `blobs` (the files of the action's inputs) to `plan`, and stores the changes
+    /// it returns as [`Self::commit_local_action`] does; then answers `plan`'s own answer.
+    /// `plan` refusing writes nothing.
+    ///
+    /// One transaction, not a read for the record, another for the outbox and a write: each
+    /// transaction costs the worker its setup and a round trip to the browser's database.
+    pub async fn act_locally<T, E: From<DbError>>(
+        &self,
+        table: &str,
+        sys_id: &str,
+        blobs: Vec<(String, Blob)>,
+        plan: impl FnOnce(Option<Record>, &[Entry], Vec<(String, Blob)>) -> Result<(LocalChanges, T), E>,
+    ) -> Result<T, E> {
         const OP: &str = "save the offline change";
+        // The files' bytes are read before the transaction opens: it cannot wait for them.
+        let mut files = Vec::with_capacity(blobs.len());
+        if !blobs.is_empty() {
+            let form = self.file_form().await;
+            for (hash, blob) in &blobs {
+                files.push((hash.clone(), stored_file(blob, form).await?));
+            }
+        }
+
+        let tx = self.write_strict(&[META, AREA_0, AREA_1, SHADOW, BLOBS, OUTBOX], OP)?;
+        let (area, outbox) = try_join(live_area(&tx, OP), self.outbox_in(&tx, OP)).await?;
+        let found: Option<JsValue> = tx
+            .object_store(area.store())
+            .op(OP)?
+            .get(record_key(table, sys_id))
+            .primitive()
+            .op(OP)?
+            .await
+            .op(OP)?;
+        let cached = found.map(|js| read_record(OP, js)).transpose()?;
+        let (changes, answer) = plan(cached, &outbox, blobs)?;
+        // The memo's outbox is changed in place below, not copied, once this is its only
+        // holder.
+        drop(outbox);
+
         let puts = changes
             .puts
             .iter()
@@ -177,21 +237,11 @@ impl LocalDb {
                 // `stored_record` has refused a record without a sys_id.
                 Ok((record_key(table, r.sys_id().unwrap_or_default()), value))
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, DbError>>()?;
         let entry = to_js(OP, &changes.entry)?;
-        // The files' bytes are read before the transaction opens: it cannot wait for them.
-        let mut files = Vec::with_capacity(changes.blobs.len());
-        if !changes.blobs.is_empty() {
-            let form = self.file_form().await;
-            for (hash, blob) in &changes.blobs {
-                files.push((hash.as_str(), stored_file(blob, form).await?));
-            }
-        }
-
-        let tx = self.write_strict(&[META, AREA_0, AREA_1, SHADOW, BLOBS, OUTBOX], OP)?;
-        let area = live_area(&tx, OP).await?;
         let shadow_store = tx.object_store(SHADOW).op(OP)?;
-        // All lookups go out together; the writes follow once they are answered.
+        // The lookups and both tokens' reads go out together (one round trip to the browser's
+        // database, not three); the writes that depend on them follow once they are answered.
         let mut lookups = Vec::with_capacity(shadows.len());
         for (key, _) in &shadows {
             lookups.push(
@@ -201,6 +251,14 @@ impl LocalDb {
                     .op(OP)?,
             );
         }
+        let meta = tx.object_store(META).op(OP)?;
+        let (mut writes, mut outbox_writes) = (Writes::new(), Writes::new());
+        let (records_bumped, outbox_bumped) = try_join(
+            bump(&meta, RECORDS_REV, &mut writes, OP),
+            bump(&meta, OUTBOX_REV, &mut outbox_writes, OP),
+        )
+        .await?;
+        writes.append(outbox_writes);
         let mut absent = Vec::with_capacity(shadows.len());
         for lookup in lookups {
             absent.push(lookup.await.op(OP)?.is_none());
@@ -208,11 +266,7 @@ impl LocalDb {
 
         let records = tx.object_store(area.store()).op(OP)?;
         let outbox = tx.object_store(OUTBOX).op(OP)?;
-        let blobs = tx.object_store(BLOBS).op(OP)?;
-        let mut writes = Writes::new();
-        let meta = tx.object_store(META).op(OP)?;
-        let records_bumped = bump(&meta, RECORDS_REV, &mut writes, OP).await?;
-        let outbox_bumped = bump(&meta, OUTBOX_REV, &mut writes, OP).await?;
+        let blob_store = tx.object_store(BLOBS).op(OP)?;
         for ((_, value), absent) in shadows.into_iter().zip(absent) {
             if absent {
                 writes.push(shadow_store.put(value).primitive().op(OP)?);
@@ -229,9 +283,22 @@ impl LocalDb {
                     .op(OP)?,
             );
         }
-        for (hash, file) in files {
+        for (hash, _) in &changes.blobs {
+            let Some((_, file)) = files.iter().find(|(h, _)| h == hash) else {
+                return Err(DbError::Invalid {
+                    op: OP,
+                    message: format!("the file {hash} was not among the action's files"),
+                }
+                .into());
+            };
             // Keyed by content: the same file queued twice is stored once.
-            writes.push(blobs.put(file).with_key(hash).primitive().op(OP)?);
+            writes.push(
+                blob_store
+                    .put(file.clone())
+                    .with_key(hash.as_str())
+                    .primitive()
+                    .op(OP)?,
+            );
         }
         writes.push(outbox.add(entry).primitive().op(OP)?);
         writes.commit(tx, OP).await?;
@@ -245,7 +312,7 @@ impl LocalDb {
         );
         self.memo
             .outbox_written(&outbox_bumped, [&changes.entry], []);
-        Ok(())
+        Ok(answer)
     }
 
     /// Deletes the stored files no outbox entry refers to any more (their entries were applied

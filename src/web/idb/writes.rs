@@ -33,6 +33,11 @@ impl Writes {
             .push(Box::pin(async move { request.await.map(drop) }));
     }
 
+    /// Adds `other`'s requests after these.
+    pub(crate) fn append(&mut self, other: Writes) {
+        self.pending.extend(other.pending);
+    }
+
     /// Waits for every request in order; commits `tx` when all succeeded, and otherwise aborts
     /// it (so none of its writes stay, in any engine) and returns the first refusal.
     pub(crate) async fn commit(self, tx: Transaction<'_>, op: &'static str) -> Result<(), DbError> {

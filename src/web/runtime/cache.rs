@@ -291,6 +291,10 @@ impl FeedStaging for IdbStaging<'_> {
         self.staging.put_batch(records).await
     }
 
+    async fn written(&mut self) -> Result<(), DbError> {
+        self.staging.written().await
+    }
+
     async fn delete(&mut self, table: &str, sys_id: &str) -> Result<(), DbError> {
         self.staging.delete(table, sys_id).await
     }

@@ -9,7 +9,7 @@ use super::{Event, Runtime, RuntimeError, Session};
 use crate::api::action::{ActionAnswer, Invocation};
 use crate::api::ApiError;
 use crate::local::{self, Actor};
-use crate::outbox::{Base, Entry, Outbox};
+use crate::outbox::{Base, Counts, Entry, Outbox};
 use crate::record::{new_uuid, Record};
 use crate::web::idb::{LocalChanges, RemoveError};
 use crate::web::transport::encode_component;
@@ -33,31 +33,38 @@ impl Runtime {
         let id = invocation.id.take().unwrap_or_else(new_uuid);
         let (table, sys_id) = (invocation.table.clone(), invocation.target(def, &id)?);
         let _turn = self.outbox_turn.turn().await;
-        let cached = session.db.get_record(&table, &sys_id).await?;
-        // Only what enqueueing looks at is copied, so an action costs the same however many
-        // entries wait.
-        let mut outbox = Outbox::for_record(&session.db.outbox_kept().await?, &table, &sys_id);
         let actor = Actor {
             user: session.ctx(),
             roles: session.user.role_names(),
             now: self.clock.now(),
         };
-        let plan = local::plan_action(def, invocation, cached, &actor, id.clone(), &mut outbox)?;
-        let state = plan.entry.state;
-        session
+        // The record, the outbox, the plan and the writes in one transaction; the counts pages
+        // are told come from the outbox it read, with the new entry.
+        let (outcome, state, counts) = session
             .db
-            .commit_local_action(LocalChanges {
-                puts: plan.puts,
-                deletes: plan.deletes,
-                shadows: plan.shadow.into_iter().collect(),
-                blobs,
-                entry: plan.entry,
+            .act_locally(&table, &sys_id, blobs, |cached, entries, blobs| {
+                // Only what enqueueing looks at is copied, so an action costs the same however
+                // many entries wait.
+                let mut outbox = Outbox::for_record(entries, &table, &sys_id);
+                let plan =
+                    local::plan_action(def, invocation, cached, &actor, id.clone(), &mut outbox)?;
+                let mut counts = Counts::of(entries);
+                counts.count(&plan.entry);
+                let answer = (plan.outcome, plan.entry.state, counts);
+                let changes = LocalChanges {
+                    puts: plan.puts,
+                    deletes: plan.deletes,
+                    shadows: plan.shadow.into_iter().collect(),
+                    blobs,
+                    entry: plan.entry,
+                };
+                Ok::<_, RuntimeError>((changes, answer))
             })
             .await?;
         request_background_sync(SYNC_TAG);
-        self.post_outbox_changed(session).await;
+        self.post_counts(counts);
         self.events.send(Event::RecordChanged { table, sys_id });
-        Ok(ActionAnswer::queued(plan.outcome, id, state))
+        Ok(ActionAnswer::queued(outcome, id, state))
     }
 
     /// `POST /offgrid/outbox/{id}/resolve`: rebases a failed entry on the instance's current
