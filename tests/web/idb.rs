@@ -993,7 +993,7 @@ async fn lists_as_stored(name: &str, db: &LocalDb, queries: &[&str], step: &str)
 async fn a_list_read_through_an_index_sees_every_write_its_own_and_another_connections() {
     let (name, db) = fresh().await;
     assert!(db.live_table("wm_task", &[]).await.unwrap().is_none());
-    let staging = db.begin_staging().await.unwrap();
+    let mut staging = db.begin_staging().await.unwrap();
     staging.put_batch(&tasks(0..6, "assigned")).await.unwrap();
     staging.put_batch(&tasks(6..10, "accepted")).await.unwrap();
     db.swap_in(staging, &meta(10)).await.unwrap();
