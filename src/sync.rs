@@ -192,7 +192,7 @@ pub trait SyncTransport {
 }
 
 /// Entries per request unless told otherwise.
-pub const DEFAULT_BATCH_SIZE: usize = 50;
+pub const DEFAULT_BATCH_SIZE: usize = 200;
 
 /// How to run a sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
