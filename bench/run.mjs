@@ -100,29 +100,37 @@ function buildWww() {
 }
 
 // JS heap of a target, sampled every 50 ms while `work` runs, after a garbage collection: the
-// peak in MB. `heap` is {usage(), gc()}.
+// peak in MB, what made it up (the JS heap, the buffers), and what a garbage collection after
+// `work` leaves (what is retained, not garbage the collector had not reached yet). `heap` is
+// {usage(), gc()}; `usage` answers CDP's `Runtime.getHeapUsage`.
 async function peakHeap(heap, work) {
   await heap.gc().catch(() => {});
-  const usage = heap.usage;
-  let peak = 0;
+  const usage = () => heap.usage().catch(() => NO_HEAP);
+  let peak = NO_HEAP;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const used = await usage().catch(() => 0);
-      peak = Math.max(peak, used);
+      const used = await usage();
+      if (heapBytes(used) > heapBytes(peak)) peak = used;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
+  let result;
   try {
-    return { result: await work(), peakMB: () => peak / 1e6 };
+    result = await work();
   } finally {
     sampling = false;
     await sampler;
   }
+  await heap.gc().catch(() => {});
+  const retained = await usage();
+  const mb = ({ usedSize, backingStorageSize = 0 }) => ({ js: usedSize / 1e6, buffers: backingStorageSize / 1e6 });
+  return { result, peakMB: () => heapBytes(peak) / 1e6, parts: { peak: mb(peak), retained: mb(retained) } };
 }
 
 // The JS heap and the array buffers' backing stores, where the worker's wasm memory lives.
 const heapBytes = ({ usedSize, backingStorageSize = 0 }) => usedSize + backingStorageSize;
+const NO_HEAP = { usedSize: 0, backingStorageSize: 0 };
 
 // The app's worker through the browser's CDP session: its JS heap, and its CPU profile.
 async function workerTarget(browser) {
@@ -157,7 +165,7 @@ async function workerTarget(browser) {
     if (!(await attach())) throw new Error('bench: the worker is not running');
   };
   return {
-    usage: async () => ((await attach()) ? heapBytes(await send('Runtime.getHeapUsage')) : 0),
+    usage: async () => ((await attach()) ? send('Runtime.getHeapUsage') : NO_HEAP),
     gc: async () => (await attach()) && send('HeapProfiler.collectGarbage'),
     startProfile: async () => {
       await running();
@@ -245,7 +253,7 @@ async function benchSize(cached, figures) {
     await signIn(bpage);
     const bcdp = await base.newCDPSession(bpage);
     const pageHeap = {
-      usage: async () => heapBytes(await bcdp.send('Runtime.getHeapUsage')),
+      usage: () => bcdp.send('Runtime.getHeapUsage'),
       gc: () => bcdp.send('HeapProfiler.collectGarbage'),
     };
 
@@ -268,10 +276,11 @@ async function benchSize(cached, figures) {
       const downloads = { offgrid: [], raw: [], dexie: [] };
       await profiled(worker, 'download', size, async () => {
         for (let i = 0; i < OPTIONS.downloads; i++) {
-          const { result, peakMB } = await peakHeap(worker, download);
+          const { result, peakMB, parts } = await peakHeap(worker, download);
           check(result.last.status === 200, `the worker's download answered ${result.last.status} ${JSON.stringify(result.last.body)}`);
           received = result.last.body.received;
-          downloads.offgrid.push({ ms: result.times[0], heap: peakMB() });
+          downloads.offgrid.push({ ms: result.times[0], heap: peakMB(), parts });
+          console.log(`  download: the worker's peak ${JSON.stringify(parts.peak)} MB, after a collection ${JSON.stringify(parts.retained)} MB`);
           const dx = await peakHeap(pageHeap, () => bpage.evaluate(() => window.bench.dexieDownload()));
           check(dx.result.count === received, `Dexie stored ${dx.result.count} records, the worker ${received}`);
           downloads.dexie.push({ ms: dx.result.ms, heap: dx.peakMB() });
@@ -285,7 +294,7 @@ async function benchSize(cached, figures) {
       const heap = (runs) => Math.max(...runs.map((r) => r.heap));
       add({ figure: 'download + store', value: rate(downloads.offgrid), unit: 'records/s', baseline: rate(downloads.raw), baseline_name: 'raw-JS loop', lower_is_better: false, target: { ratio_min: 1 / 1.2 }, detail: { records: received, dexie: rate(downloads.dexie) } });
       add({ figure: 'download + store vs Dexie', value: rate(downloads.offgrid), unit: 'records/s', baseline: rate(downloads.dexie), baseline_name: 'Dexie bulkPut', lower_is_better: false, target: { ratio_min: 1 } });
-      add({ figure: 'download peak JS heap + buffers', value: heap(downloads.offgrid), unit: 'MB', baseline: heap(downloads.raw), baseline_name: 'raw-JS loop (page heap)', lower_is_better: true, detail: { dexie: heap(downloads.dexie) } });
+      add({ figure: 'download peak JS heap + buffers', value: heap(downloads.offgrid), unit: 'MB', baseline: heap(downloads.raw), baseline_name: 'raw-JS loop (page heap)', lower_is_better: true, detail: { dexie: heap(downloads.dexie), worker: downloads.offgrid.map((r) => r.parts) } });
     } else {
       const untimed = await download();
       check(untimed.last.status === 200, `the worker's download answered ${untimed.last.status} ${JSON.stringify(untimed.last.body)}`);
