@@ -128,7 +128,7 @@ async function peakHeap(heap, work) {
   return { result, peakMB: () => heapBytes(peak) / 1e6, parts: { peak: mb(peak), retained: mb(retained) } };
 }
 
-// The JS heap and the array buffers' backing stores, where the worker's wasm memory lives.
+// The JS heap and the array buffers' backing stores (the fetch body's chunks among them).
 const heapBytes = ({ usedSize, backingStorageSize = 0 }) => usedSize + backingStorageSize;
 const NO_HEAP = { usedSize: 0, backingStorageSize: 0 };
 
