@@ -889,19 +889,25 @@ fn narrowing_takes_plain_equalities_that_only_a_string_field_meets() {
     }
 }
 
-#[test]
-fn every_match_meets_the_narrowing() {
-    let records: Vec<Record> = [
+/// Records whose values are awkward for a translation to SQL: numbers and booleans beside
+/// their texts, null, `""`, objects, quotes.
+fn awkward_records() -> Vec<Value> {
+    vec![
         json!({"state": "assigned", "priority": 2, "active": true, "n": "2"}),
         json!({"state": "2", "priority": "2", "active": "true"}),
         json!({"state": null, "priority": 2.0}),
         json!({"state": "", "tag": "\"q\""}),
         json!({"state": {"a": 1}, "tag": "q"}),
-        json!({"priority": [2], "state": "assigned", "n": 2}),
     ]
-    .into_iter()
-    .map(record)
-    .collect();
+}
+
+#[test]
+fn every_match_meets_the_narrowing() {
+    let records: Vec<Record> = awkward_records()
+        .into_iter()
+        .chain([json!({"priority": [2], "state": "assigned", "n": 2})])
+        .map(record)
+        .collect();
     for q in [
         "state=assigned",
         "state=2",
@@ -930,20 +936,16 @@ fn every_match_meets_the_narrowing() {
 
 #[test]
 fn field_tests_hold_exactly_for_the_records_the_query_matches() {
-    let records: Vec<Record> = [
-        json!({"state": "assigned", "priority": 2, "active": true, "n": "2"}),
-        json!({"state": "2", "priority": "2", "active": "true"}),
-        json!({"state": null, "priority": 2.0}),
-        json!({"state": "", "tag": "\"q\""}),
-        json!({"state": {"a": 1}, "tag": "q"}),
-        json!({"priority": [2], "state": "accepted", "n": 2}),
-        json!({"state": "Assigned", "assigned_to": "beth.anglin"}),
-        json!({"assigned_to": "u1", "state": "closed_complete"}),
-        json!({}),
-    ]
-    .into_iter()
-    .map(record)
-    .collect();
+    let records: Vec<Record> = awkward_records()
+        .into_iter()
+        .chain([
+            json!({"priority": [2], "state": "accepted", "n": 2}),
+            json!({"state": "Assigned", "assigned_to": "beth.anglin"}),
+            json!({"assigned_to": "u1", "state": "closed_complete"}),
+            json!({}),
+        ])
+        .map(record)
+        .collect();
     let holds = |test: &FieldTest, r: &Record| {
         let equal = r
             .get(&test.field)
