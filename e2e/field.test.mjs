@@ -341,7 +341,7 @@ test('5. A worker stopped mid-sync (DevTools protocol) resumes the sync, and eac
 
 // ---- 6 ----------------------------------------------------------------------------------------
 
-test('6. Offline, an online-only action is greyed with its reason, a required input is enforced, and Save progress and the schedule survive a reload', { skip, ...LIMIT }, async () => {
+test('6. Offline, an online-only action is greyed with its reason, a required input is enforced, a form submitted twice queues once, and Save progress and the schedule survive a reload', { skip, ...LIMIT }, async () => {
   const { context, page } = await open();
   try {
     const t = await task('work_in_progress', 1);
@@ -366,6 +366,20 @@ test('6. Offline, an online-only action is greyed with its reason, a required in
     await page.waitForSelector('#error-close_notes >> text=required');
     assert.equal(await page.getAttribute('#input-close_notes', 'aria-invalid'), 'true');
     assert.equal((await outboxEntries(page)).length, before, 'nothing was queued');
+
+    // A form submitted twice at once (a double tap, Enter and a tap) queues its action once.
+    await openRecord(page, 'wm_task', t.number);
+    await tapAction(page, 'add_work_note');
+    await page.fill('#input-note', 'Sent twice, queued once');
+    await page.evaluate(() => {
+      const form = document.querySelector('form');
+      form.requestSubmit();
+      form.requestSubmit();
+    });
+    await page.waitForSelector('.journal .note >> text=Sent twice, queued once');
+    const { entries } = await page.evaluate(() => fetch('/offgrid/outbox').then((r) => r.json()));
+    const notes = entries.filter((e) => e.action === 'add_work_note');
+    assert.equal(notes.length, 1, `one entry for the note, got ${JSON.stringify(entries.map((e) => e.action))}`);
     await openRecord(page, 'wm_task', t.number);
 
     // Save progress, reload, open the form again: the draft is back.

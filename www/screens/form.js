@@ -130,9 +130,11 @@ export function formScreen(name, params) {
     return errors;
   }
 
+  // True once the worker took the action: the form is done, and a second tap, or a submit
+  // while the first is on its way, must not queue it twice.
   async function submit() {
     const inputs = values();
-    if (!showErrors(check(inputs))) return;
+    if (!showErrors(check(inputs))) return false;
     for (const [input, file] of files) inputs[input] = await Offgrid.fileInput(file);
     for (const input of action.inputs) if (input.type === 'number' && inputs[input.name] === '') delete inputs[input.name];
     try {
@@ -147,15 +149,17 @@ export function formScreen(name, params) {
         await app.og.drafts.delete(key).catch(() => {});
         if (created?.record?.sys_id) {
           app.go(`#/record/${created.table}/${created.record.sys_id}`);
-          return;
+          return true;
         }
       }
       await app.og.drafts.delete(key).catch(() => {});
       app.refresh();
       app.go(entry ? '#/outbox' : `#/record/${table}/${sysId}`);
+      return true;
     } catch (e) {
       if (e.code === 'invalid_inputs' && e.detail?.inputs) showErrors(e.detail.inputs);
       else throw e;
+      return false;
     }
   }
 
@@ -186,9 +190,16 @@ export function formScreen(name, params) {
     for (const input of action.inputs.filter((i) => i.type === 'file')) {
       field(input).setAttribute('aria-labelledby', `label-${input.name}`);
     }
-    form.addEventListener('submit', (event) => {
+    // The button is disabled while the form is sent, but a submit can still come from the
+    // keyboard, or from a tap that lands as the first answer re-enables it.
+    let taken = false;
+    form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      busy(form.querySelector('#submit'), submit);
+      if (taken) return;
+      taken = true;
+      const button = form.querySelector('#submit');
+      taken = (await busy(button, submit)) === true;
+      if (taken && button) button.disabled = true;
     });
     const draft = await app.og.drafts.get(key).catch(() => null);
     if (draft?.values) {
